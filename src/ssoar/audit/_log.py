@@ -1,0 +1,70 @@
+"""The per-session audit log: canonical records appended to a Merkle tree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssoar.audit._canonical import canonical_record_json
+from ssoar.audit._merkle import MerkleFrontier, hash_leaf
+
+__all__ = ["Leaf", "SessionLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One record of a session's audit log."""
+
+    session_id: str
+    leaf_index: int
+    record_type: str
+    record_id: str
+    record: bytes
+    """The record's RFC 8785 canonical JSON; the leaf hash covers all of it."""
+    leaf_hash: bytes
+
+
+@dataclass
+class SessionLog:
+    """Appends records to one session's RFC 6962 Merkle tree."""
+
+    session_id: str
+    leaves: list[Leaf] = field(default_factory=list)
+    records: list[Mapping[str, Any]] = field(default_factory=list)
+    """The records as appended, parallel to ``leaves``."""
+    frontier: MerkleFrontier = field(default_factory=MerkleFrontier)
+
+    def append(
+        self, record_type: str, record_id: str, record: Mapping[str, Any]
+    ) -> Leaf:
+        """Canonicalise a record and append it as the next leaf.
+
+        The record must carry its own ``type`` and ``session_id``, so a leaf
+        read on its own still says what it is and where it belongs.
+        """
+        assert record.get("type") == record_type, (record.get("type"), record_type)
+        assert record.get("session_id") == self.session_id, record.get("session_id")
+        data = canonical_record_json(record)
+        leaf = Leaf(
+            self.session_id,
+            len(self.leaves),
+            record_type,
+            record_id,
+            data,
+            hash_leaf(data),
+        )
+        self.leaves.append(leaf)
+        self.records.append(record)
+        self.frontier.append(leaf.leaf_hash)
+        assert self.frontier.size == len(self.leaves)
+        return leaf
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self.leaves)
+
+    def root(self) -> bytes:
+        """Return the Merkle root over every leaf so far."""
+        return self.frontier.root()

@@ -1,0 +1,94 @@
+"""The Cedar entities of one session: the session, its participants and targets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cedarpy
+
+from ssoar.model._crossing import Target
+from ssoar.model._participant import Participant
+from ssoar.model._session import Session
+
+__all__ = ["DECISION_MEMO_SIZE_MAX", "SessionEntities", "target_entity_type"]
+
+DECISION_MEMO_SIZE_MAX = 4096
+"""Most policy evaluations one session remembers before it starts afresh."""
+
+_TARGET_TYPES = {
+    "model": "Model",
+    "tool": "Tool",
+    "memory_store": "MemoryStore",
+    "region": "Region",
+    "route": "Route",
+    "data_source": "DataSource",
+    "participant": "Participant",
+}
+
+
+def target_entity_type(target: Target) -> str:
+    """Return the Cedar entity type of a target."""
+    return _TARGET_TYPES[target.target_type]
+
+
+class SessionEntities:
+    """A growing Cedar entity set for one session.
+
+    Cedar parses an entity set once into a handle; new participants and
+    targets are added to the handle as they appear instead of rebuilding it.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session_uid = {"type": "Session", "id": session.session_id}
+        self._known: set[tuple[str, str]] = {("Session", session.session_id)}
+        first = {
+            "uid": self.session_uid,
+            "attrs": {"tenant": session.tenant, "template": session.template},
+            "parents": [],
+        }
+        self.handle: Any = cedarpy.Entities.from_json_str(json.dumps([first]))
+        self.memo: dict[tuple[str, ...], Any] = {}
+        """Evaluations of requests already seen against the current entities.
+
+        Cedar is deterministic: the same policies, entities and request give
+        the same outcome, so a repeated request reuses its evaluation. Adding
+        an entity can change outcomes, so it empties the memo."""
+
+    def add_participant(self, participant: Participant) -> None:
+        """Add a participant, once."""
+        self._add(
+            "Participant",
+            participant.participant_id,
+            {"class": participant.participant_class.value, "name": participant.name},
+        )
+
+    def add_principal(self, participant_id: str, participant_class: str) -> None:
+        """Add a principal that is not a registered participant, such as the session."""
+        self._add(
+            "Participant",
+            participant_id,
+            {"class": participant_class, "name": participant_id},
+        )
+
+    def add_target(self, target: Target, attributes: dict[str, str]) -> None:
+        """Add a crossing target, once."""
+        entity_type = target_entity_type(target)
+        if entity_type == "Participant":
+            return
+        self._add(entity_type, target.target_id, attributes)
+
+    def _add(
+        self, entity_type: str, entity_id: str, attributes: dict[str, str]
+    ) -> None:
+        key = (entity_type, entity_id)
+        if key in self._known:
+            return
+        entity = {
+            "uid": {"type": entity_type, "id": entity_id},
+            "attrs": attributes,
+            "parents": [self.session_uid],
+        }
+        self.handle = self.handle.with_added_json_str(json.dumps([entity]))
+        self._known.add(key)
+        self.memo.clear()

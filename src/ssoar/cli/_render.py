@@ -1,0 +1,301 @@
+"""Human-readable output of reports and explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ssoar.report._explain import QUESTIONS
+from ssoar.report._ledger import LedgerReport
+
+__all__ = ["render_explain", "render_report"]
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    """Return a borderless table whose cells fold instead of being cut short,
+    so ids always print in full."""
+    table = Table(title=title, box=None, pad_edge=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def render_report(
+    console: Console, report: LedgerReport, *, list_sessions: bool
+) -> None:
+    """Print the reconciliation ledger."""
+    sessions = report.sessions
+    crossings = report.crossings
+    console.print(Text("Reconciliation ledger", style="bold"))
+    console.print(
+        f"sessions: {sessions.get('total', 0)} settled, {sessions.get('settled', 0)} "
+        "clean, "
+        f"{sessions.get('settled_unclean', 0)} unclean"
+    )
+    console.print(
+        f"crossings: {crossings.get('total', 0)}, {crossings.get('reconciled', 0)} "
+        "reconciled, "
+        f"{crossings.get('unreconciled', 0)} not reconciled"
+    )
+    kinds = _table(
+        "kind", "crossings", "reconciled", "not reconciled", title="Crossings by kind"
+    )
+    for kind, counts in sorted(report.by_kind.items()):
+        kinds.add_row(
+            kind,
+            str(counts["total"]),
+            str(counts["reconciled"]),
+            str(counts["total"] - counts["reconciled"]),
+        )
+    console.print(kinds)
+    reasons = _table(
+        "reason",
+        "exceptions",
+        "money at risk",
+        "review cost",
+        title="Exceptions by reason",
+    )
+    for reason, entry in sorted(
+        report.by_reason.items(), key=lambda item: -item[1]["exceptions"]
+    ):
+        reasons.add_row(
+            reason,
+            str(entry["exceptions"]),
+            _money(entry["money_at_risk"]),
+            _money(entry["review_cost"]),
+        )
+    if report.by_reason:
+        console.print(reasons)
+    currencies = sorted(set(report.billing) | set(report.exposure))
+    money = _table("money", *currencies, title="Money")
+    rows = (
+        ("usage billed", report.billing, "usage"),
+        ("usage of reconciled crossings", report.billing, "usage_reconciled"),
+        ("tolls assessed", report.billing, "tolls_assessed"),
+        ("tolls collected", report.billing, "tolls_collected"),
+        ("tolls uncollectible", report.billing, "tolls_uncollectible"),
+        ("money at risk", report.exposure, "money_at_risk"),
+        ("review cost", report.exposure, "review_cost"),
+        ("exposure", report.exposure, "total"),
+    )
+    for label, source, key in rows:
+        values = [
+            source[currency][key] if currency in source else 0
+            for currency in currencies
+        ]
+        money.add_row(label, *(str(value) for value in values))
+    if currencies:
+        console.print(money)
+    if report.crossings_with_unknown_price:
+        console.print(
+            "exposure leaves out the money at risk of "
+            f"{report.crossings_with_unknown_price} "
+            "crossing(s) whose price is unknown"
+        )
+    tokens = _table(
+        "tokens", "token meter", "reconciled", title="Token meter beside reconciled"
+    )
+    for key, value in report.tokens.items():
+        tokens.add_row(
+            key.removesuffix("_tokens").replace("_", " "),
+            str(value),
+            str(report.tokens_reconciled[key]),
+        )
+    console.print(tokens)
+    if list_sessions:
+        sessions_table = _table(
+            "session",
+            "state",
+            "crossings",
+            "reconciled",
+            "exceptions",
+            "exposure",
+            title="Sessions",
+        )
+        for row in report.session_rows:
+            sessions_table.add_row(
+                row["session_id"],
+                row["state"],
+                str(row["crossings"]),
+                str(row["reconciled"]),
+                str(row["exceptions"]),
+                ", ".join(f"{value} {key}" for key, value in row["exposure"].items()),
+            )
+        console.print(sessions_table)
+
+
+def _money(values: dict[str, Any]) -> str:
+    return (
+        ", ".join(f"{value} {currency}" for currency, value in sorted(values.items()))
+        or "0"
+    )
+
+
+def render_explain(console: Console, answer: dict[str, Any]) -> None:
+    """Print the eight questions and their answers for one session."""
+    session = answer["session"]
+    console.print(
+        Text(f"Session {session['session_id']}", style="bold"),
+        f"(tenant {session['tenant']}, template {session['template']}, "
+        f"opened {session['opened_at']})",
+    )
+    questions = answer["questions"]
+    for number, (key, text) in enumerate(QUESTIONS, start=1):
+        console.print()
+        console.print(Text(f"{number}. {text}", style="bold"))
+        _RENDERERS[key](console, questions[key]["answer"])
+
+
+def _line(console: Console, crossing_id: str, text: str) -> None:
+    console.print(Text("  " + crossing_id, style="cyan") + Text(": " + text))
+
+
+def _what(console: Console, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        behalf = f" on behalf of {row['on_behalf_of']}" if row["on_behalf_of"] else ""
+        target = row["target"]
+        on = f" on {target['type']}:{target['id']}" if target else ""
+        _line(
+            console,
+            row["crossing_id"],
+            f"{row['kind']} by {row['actor']}{behalf}{on}, {row['state']}, "
+            f"started {row['started_at']}",
+        )
+
+
+def _who(console: Console, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        booth = row["booth"] + (" (retrospective)" if row["retrospective"] else "")
+        policies = ", ".join(row["policy_ids"]) or "no policy matched"
+        admitted = row["admitted_by"] or "never admitted"
+        reasons = "; ".join(reason["code"] for reason in row["reasons"])
+        text = f"booth {booth} under {policies}; {row['participant']}: {admitted}"
+        _line(
+            console,
+            row["crossing_id"],
+            text + (f"; reasons: {reasons}" if reasons else ""),
+        )
+
+
+def _authority(console: Console, answer: dict[str, Any]) -> None:
+    console.print(
+        f"  grants issued: {len(answer['grants'])}, revoked at close: "
+        f"{len(answer['revocations'])}"
+    )
+    for row in answer["crossings"]:
+        grant = f" under {row['grant_id']}" if row["grant_id"] else ""
+        chain = f" (chain {' <- '.join(row['chain'])})" if row["chain"] else ""
+        _line(
+            console,
+            row["crossing_id"],
+            f"{row['status']}{grant}{chain}: {row['message']}",
+        )
+
+
+def _entitlement(console: Console, answer: dict[str, Any]) -> None:
+    if not answer["accounts"]:
+        console.print("  no quota applied to this session")
+    for account in answer["accounts"]:
+        console.print(
+            f"  account {account['account_id']}: {account['unit']} limit "
+            f"{account['limit']} ({account['scope']}), posted before "
+            f"{account['posted_before']}"
+        )
+    for row in answer["crossings"]:
+        if row["transfers"] or row["overdrafts"]:
+            moves = [f"{item['phase']} {item['amount']}" for item in row["transfers"]]
+            moves += [f"over quota by {item['excess']}" for item in row["overdrafts"]]
+            _line(console, row["crossing_id"], ", ".join(moves))
+
+
+def _route(console: Console, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        target = row["target"]
+        parts = [f"{target['type']}:{target['id']}" if target else "the session"]
+        for key in ("provider", "model", "region", "jurisdiction", "route"):
+            if row[key]:
+                parts.append(f"{key} {row[key]}")
+        _line(console, row["crossing_id"], ", ".join(parts))
+
+
+def _ledgers(console: Console, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        ledgers = row["ledgers"]
+        parts: list[str] = []
+        compute = ledgers.get("compute")
+        if compute:
+            parts.append(
+                f"compute {compute['tokens']} tokens ({compute['usage_source']})"
+            )
+        billing = ledgers["billing"]
+        charge = billing["usage_charge"]
+        toll = billing["toll"]
+        usage = (
+            f"{charge['amount']} {charge['currency']}" if charge else billing["status"]
+        )
+        parts.append(f"billing {usage} + toll {toll['amount']} {toll['currency']}")
+        if "entitlement" in ledgers:
+            parts.append(
+                f"entitlement {len(ledgers['entitlement']['transfers'])} transfers"
+            )
+        parts.append(f"authority {ledgers['authority']['status']}")
+        parts.extend(
+            name for name in ("memory", "placement", "settlement") if name in ledgers
+        )
+        _line(console, row["crossing_id"], "; ".join(parts))
+
+
+def _proof(console: Console, answer: dict[str, Any]) -> None:
+    console.print(
+        f"Merkle root {answer['merkle_root']} over {answer['tree_size']} records"
+    )
+    for record in answer["records"]:
+        console.print(
+            f"  leaf {record['leaf_index']:>3} {record['type']:<11} "
+            f"{record['record_id']}  {record['leaf_hash'][:16]}…"
+        )
+    console.print(f"inclusion proof: {answer['prove_with']}")
+
+
+def _settled(console: Console, answer: dict[str, Any]) -> None:
+    if answer["state"] == "open":
+        console.print(answer["note"])
+        return
+    crossings = answer["crossings"]
+    console.print(
+        f"{answer['state']} ({answer['close_reason']}) at {answer['closed_at']}, "
+        "signed by "
+        f"{answer['signed_by']}: {crossings['reconciled']} of {crossings['total']} "
+        "crossings reconciled"
+    )
+    for currency, values in answer["totals"]["billing"].items():
+        console.print(
+            f"  billed {values['usage']} {currency}; tolls collected "
+            f"{values['tolls_collected']}, "
+            f"uncollectible {values['tolls_uncollectible']}"
+        )
+    for currency, values in answer["exposure"]["by_currency"].items():
+        console.print(
+            f"  exposure {values['total']} {currency} (at risk "
+            f"{values['money_at_risk']}, review {values['review_cost']})"
+        )
+    for item in answer["exceptions"]:
+        console.print(
+            f"  exception {item['reason']}: {item['crossing_id']}: {item['message']}"
+        )
+
+
+_RENDERERS: dict[str, Callable[[Console, Any], None]] = {
+    "what_crossed": _what,
+    "who_admitted_it": _who,
+    "under_what_authority": _authority,
+    "against_what_entitlement": _entitlement,
+    "where_routed": _route,
+    "which_ledger_changed": _ledgers,
+    "which_record_proves_it": _proof,
+    "what_settled": _settled,
+}

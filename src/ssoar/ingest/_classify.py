@@ -1,0 +1,412 @@
+"""Classifying spans: which are crossings, what they used and what they name.
+
+A span becomes a crossing by its role. Model spans (OpenInference ``LLM``
+or ``EMBEDDING``, a GenAI model operation, a Langfuse generation) become
+model invocations; tool spans become tool calls; retriever spans become
+retrievals; GenAI memory operations become memory writes. Agent spans name
+the agents that act; chains and plain spans only give structure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ssoar.errors import InputError
+from ssoar.ingest import _semconv as keys
+from ssoar.ingest._spans import SpanRecord
+from ssoar.ledger._pricing import resolve_provider_id
+from ssoar.ledger._usage import TokenUsage, UsageError
+from ssoar.model._crossing import AttributeValue, UsageSource
+
+__all__ = [
+    "Role",
+    "SpanFacts",
+    "read_facts",
+]
+
+Role = str
+"""``model``, ``tool``, ``agent``, ``retrieval``, ``memory`` or ``structure``."""
+
+_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
+_CONTENT_PREFIXES = (
+    "gen_ai.input.",
+    "gen_ai.output.",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "llm.input_messages",
+    "llm.output_messages",
+    "llm.tools",
+    "input.",
+    "output.",
+)
+_INDEX_PATTERN = re.compile(r"\.\d+(?=\.|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class SpanFacts:
+    """What the importer reads from one span, in normalised form."""
+
+    role: Role
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    usage: TokenUsage | None
+    usage_source: UsageSource
+    usage_convention: str | None
+    """Where the usage came from: ``gen_ai``, ``openinference`` or ``langfuse``."""
+    output_tokens_max: int | None
+    finish_reasons: tuple[str, ...]
+    streaming: bool
+    agent_name: str | None
+    tool_name: str | None
+    tool_call_id: str | None
+    tool_type: str | None
+    memory_store: str | None
+    memory_record: str | None
+    memory_operation: str | None
+    conversation_id: str | None
+    user_id: str | None
+    failed: bool
+    error: str | None
+    ignored_keys: tuple[str, ...]
+    """Attribute keys the importer did not use, with list indices folded to ``*``."""
+
+    @property
+    def model(self) -> str | None:
+        """The most specific model name known: served, else requested."""
+        return self.response_model or self.request_model
+
+
+def read_facts(span: SpanRecord) -> SpanFacts:
+    """Read the normalised facts of a span.
+
+    Raises:
+        InputError: If a usage count is not an integer, or a part of the usage
+            exceeds its total.
+    """
+    attributes = span.attributes
+    used: set[str] = set()
+    invocation = _json_object(attributes.get("llm.invocation_parameters"))
+    output = _json_object(attributes.get("output.value"))
+    role = _role(span)
+    usage, source, convention = _usage(span, used)
+    provider_found = span.first(keys.PROVIDER)
+    raw_provider = str(provider_found[1]) if provider_found else None
+    provider = resolve_provider_id(raw_provider) or (
+        raw_provider.lower() if raw_provider else None
+    )
+    request_model = _text(span.value(keys.REQUEST_MODEL)) or _text(
+        invocation.get("model")
+    )
+    response_model = _text(span.value(keys.RESPONSE_MODEL))
+    if response_model is None and span.langfuse is not None:
+        response_model = span.langfuse.model
+    failed, error = _failure(span)
+    facts = SpanFacts(
+        role=role,
+        provider=provider,
+        request_model=request_model,
+        response_model=response_model,
+        usage=usage,
+        usage_source=source,
+        usage_convention=convention,
+        output_tokens_max=_output_cap(span, invocation),
+        finish_reasons=_finish_reasons(span, output),
+        streaming=_streaming(span, invocation),
+        agent_name=_text(span.value(keys.AGENT_NAME)),
+        tool_name=_text(span.value(keys.TOOL_NAME)),
+        tool_call_id=_text(span.value(keys.TOOL_CALL_ID)),
+        tool_type=_text(span.value(keys.TOOL_TYPE)),
+        memory_store=_text(span.value(keys.MEMORY_STORE_ID)),
+        memory_record=_text(span.value(keys.MEMORY_RECORD_ID)),
+        memory_operation=_text(span.value(keys.OPERATION_NAME))
+        if role == "memory"
+        else None,
+        conversation_id=_text(span.value(keys.CONVERSATION_ID)),
+        user_id=_text(span.value(keys.USER_ID)),
+        failed=failed,
+        error=error,
+        ignored_keys=(),
+    )
+    used.update(_used_keys())
+    ignored = sorted(
+        {
+            _INDEX_PATTERN.sub(".*", key)
+            for key in attributes
+            if key not in used and not key.startswith(_CONTENT_PREFIXES)
+        }
+    )
+    return _replace_ignored(facts, tuple(ignored))
+
+
+def _replace_ignored(facts: SpanFacts, ignored: tuple[str, ...]) -> SpanFacts:
+    values = {name: getattr(facts, name) for name in SpanFacts.__slots__}
+    values["ignored_keys"] = ignored
+    return SpanFacts(**values)
+
+
+def _used_keys() -> set[str]:
+    used: set[str] = set()
+    for group in (
+        keys.OPERATION_NAME,
+        keys.PROVIDER,
+        keys.REQUEST_MODEL,
+        keys.RESPONSE_MODEL,
+        keys.RESPONSE_ID,
+        keys.FINISH_REASONS,
+        keys.MAX_TOKENS,
+        keys.STREAMING,
+        keys.INPUT_TOKENS,
+        keys.OUTPUT_TOKENS,
+        keys.CACHE_READ_TOKENS,
+        keys.CACHE_WRITE_TOKENS,
+        keys.REASONING_TOKENS,
+        keys.CONVERSATION_ID,
+        keys.USER_ID,
+        keys.AGENT_NAME,
+        keys.AGENT_ID,
+        keys.TOOL_NAME,
+        keys.TOOL_CALL_ID,
+        keys.TOOL_TYPE,
+        keys.MEMORY_STORE_ID,
+        keys.MEMORY_RECORD_ID,
+    ):
+        used.update(group)
+    used.update(
+        {
+            keys.OPENINFERENCE_SPAN_KIND,
+            "llm.invocation_parameters",
+            "llm.token_count.total",
+            "gen_ai.usage.total_tokens",
+        }
+    )
+    return used
+
+
+def _role(span: SpanRecord) -> Role:
+    attributes = span.attributes
+    operation = _text(attributes.get("gen_ai.operation.name"))
+    kind = str(attributes.get(keys.OPENINFERENCE_SPAN_KIND) or "").upper()
+    observation = span.langfuse.observation_type if span.langfuse else ""
+    if operation in keys.MEMORY_OPERATIONS:
+        return "memory"
+    if operation in keys.RETRIEVAL_OPERATIONS or kind == "RETRIEVER":
+        return "retrieval"
+    if operation == "execute_tool" or kind == "TOOL" or observation == "TOOL":
+        return "tool"
+    if (
+        operation in ("invoke_agent", "create_agent")
+        or kind == "AGENT"
+        or observation == "AGENT"
+    ):
+        return "agent"
+    if (
+        operation in keys.MODEL_OPERATIONS
+        or kind in _MODEL_KINDS
+        or observation == "GENERATION"
+    ):
+        return "model"
+    if span.first(keys.AGENT_NAME) is not None:
+        return "agent"
+    if span.first(keys.INPUT_TOKENS) is not None and span.first(
+        keys.REQUEST_MODEL + keys.RESPONSE_MODEL
+    ):
+        return "model"
+    return "structure"
+
+
+def _usage(
+    span: SpanRecord, used: set[str]
+) -> tuple[TokenUsage | None, UsageSource, str | None]:
+    """Read usage from span attributes, else from Langfuse's usage details."""
+    input_found = span.first(keys.INPUT_TOKENS)
+    output_found = span.first(keys.OUTPUT_TOKENS)
+    found = input_found or output_found
+    if found is not None:
+        convention = "openinference" if found[0].startswith("llm.") else "gen_ai"
+        counts = {
+            "input_tokens": _count(span, input_found),
+            "output_tokens": _count(span, output_found),
+            "cache_read_tokens": _count(span, span.first(keys.CACHE_READ_TOKENS)),
+            "cache_write_tokens": _count(span, span.first(keys.CACHE_WRITE_TOKENS)),
+            "reasoning_tokens": _count(span, span.first(keys.REASONING_TOKENS)),
+        }
+        return _split(span, counts), UsageSource.REPORTED, convention
+    details = span.langfuse.usage_details if span.langfuse else {}
+    if "input" in details or "output" in details:
+        counts = {
+            "input_tokens": _langfuse_count(span, details, "input"),
+            "output_tokens": _langfuse_count(span, details, "output"),
+            "cache_read_tokens": _langfuse_count(
+                span, details, "prompt_details.cache_read"
+            ),
+            "cache_write_tokens": _langfuse_count(
+                span, details, "prompt_details.cache_write"
+            ),
+            "reasoning_tokens": _langfuse_count(
+                span, details, "completion_details.reasoning"
+            ),
+        }
+        # The span reported no usage; Langfuse filled it in, often by running
+        # its own tokenizer, so the counts are an estimate.
+        return _split(span, counts), UsageSource.ESTIMATED, "langfuse"
+    return None, UsageSource.NONE, None
+
+
+def _split(span: SpanRecord, counts: Mapping[str, int]) -> TokenUsage:
+    try:
+        return TokenUsage.from_inclusive(**counts)
+    except UsageError as error:
+        raise InputError(
+            span.file, span.pointer, f"usage cannot be split: {error}"
+        ) from None
+
+
+def _count(span: SpanRecord, found: tuple[str, Any] | None) -> int:
+    if found is None:
+        return 0
+    key, value = found
+    return _integer(span, f"attributes/{key}", value)
+
+
+def _langfuse_count(span: SpanRecord, details: Mapping[str, Any], key: str) -> int:
+    value = details.get(key)
+    return 0 if value is None else _integer(span, f"usageDetails/{key}", value)
+
+
+def _integer(span: SpanRecord, where: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise InputError(
+            span.file,
+            f"{span.pointer}/{where}",
+            f"expected a token count, found {value!r}",
+        )
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, str | float):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise InputError(
+                span.file,
+                f"{span.pointer}/{where}",
+                f"expected a token count, found {value!r}",
+            ) from None
+        if number != number.to_integral_value():
+            raise InputError(
+                span.file,
+                f"{span.pointer}/{where}",
+                f"token count {value!r} is not a whole number",
+            )
+        result = int(number)
+    else:
+        raise InputError(
+            span.file,
+            f"{span.pointer}/{where}",
+            f"expected a token count, found {value!r}",
+        )
+    if result < 0:
+        raise InputError(
+            span.file, f"{span.pointer}/{where}", f"token count {value!r} is negative"
+        )
+    return result
+
+
+def _failure(span: SpanRecord) -> tuple[bool, str | None]:
+    exception = next(
+        (event for event in span.events if event.name == "exception"), None
+    )
+    if span.status == "error" or exception is not None:
+        message = span.status_message
+        if exception is not None:
+            kind = exception.attributes.get("exception.type")
+            detail = exception.attributes.get("exception.message")
+            message = message or ": ".join(str(part) for part in (kind, detail) if part)
+        return True, message or "the span ended with an error status"
+    error_type = _text(span.attributes.get("error.type"))
+    if error_type:
+        return True, error_type
+    return False, None
+
+
+def _output_cap(span: SpanRecord, invocation: Mapping[str, Any]) -> int | None:
+    value = span.value(keys.MAX_TOKENS)
+    if value is None:
+        value = invocation.get("max_completion_tokens", invocation.get("max_tokens"))
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _finish_reasons(span: SpanRecord, output: Mapping[str, Any]) -> tuple[str, ...]:
+    value = span.value(keys.FINISH_REASONS)
+    reasons: list[Any] = []
+    if isinstance(value, list | tuple):
+        reasons = list(value)
+    elif isinstance(value, str):
+        parsed = _json_value(value)
+        reasons = list(parsed) if isinstance(parsed, list) else [value]
+    elif isinstance(output.get("finish_reason"), str):
+        reasons = [output["finish_reason"]]
+    elif isinstance(output.get("choices"), list):
+        reasons = [
+            choice.get("finish_reason")
+            for choice in output["choices"]
+            if isinstance(choice, dict) and choice.get("finish_reason")
+        ]
+    return tuple(str(reason).lower() for reason in reasons if reason)
+
+
+def _streaming(span: SpanRecord, invocation: Mapping[str, Any]) -> bool:
+    value = span.value(keys.STREAMING)
+    if value is None:
+        value = invocation.get("stream")
+    return value is True or value == "true"
+
+
+def _json_object(value: Any) -> Mapping[str, Any]:
+    parsed = _json_value(value) if isinstance(value, str) else value
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        # Python-repr lists such as "['stop']" appear in some exporters.
+        if text.startswith("[") and text.endswith("]"):
+            return [
+                item.strip(" '\"")
+                for item in text[1:-1].split(",")
+                if item.strip(" '\"")
+            ]
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def attribute_text(value: Any) -> AttributeValue:
+    """Return a span attribute value in a form crossing attributes allow."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return str(Decimal(repr(value)))
+    if isinstance(value, list | tuple):
+        return tuple(str(item) for item in value)
+    return json.dumps(value, sort_keys=True)

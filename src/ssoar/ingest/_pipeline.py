@@ -1,0 +1,322 @@
+"""The import job: read trace files, pass every crossing through the booth, settle.
+
+Each file is read on its own, so a file that cannot be read is reported and
+the others still import. Sessions are written one batch of whole sessions per
+transaction: a session is stored settled, or not at all. Importing the same
+records again changes nothing, because session and crossing ids come from
+the records themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ssoar.audit._signing import SigningKey
+from ssoar.booth._booth import Booth
+from ssoar.errors import InputError, SsoarError
+from ssoar.ingest._classify import SpanFacts, read_facts
+from ssoar.ingest._langfuse import is_langfuse_export, read_langfuse
+from ssoar.ingest._otlp import read_otlp
+from ssoar.ingest._profile import ImportProfile
+from ssoar.ingest._sessions import DraftNote, SessionDraft, draft_sessions
+from ssoar.ingest._spans import SpanRecord
+from ssoar.ledger._billing import Quoter
+from ssoar.ledger._entitlement import QuotaScope
+from ssoar.model._crossing import Crossing
+from ssoar.model._session import CloseReason, Session
+from ssoar.session._book import BookSettings, SessionBook
+from ssoar.settlement._settle import SignedSettlement
+from ssoar.store._sqlite import Store
+
+__all__ = [
+    "IMPORT_FILE_SIZE_MAX",
+    "FileResult",
+    "ImportResult",
+    "SessionResult",
+    "import_files",
+    "read_spans",
+]
+
+IMPORT_FILE_SIZE_MAX = 512 * 1024 * 1024
+"""Largest file one import reads, in bytes."""
+_BATCH_CROSSINGS_MAX = 5_000
+"""Crossings written per transaction; whole sessions only."""
+
+
+@dataclass
+class FileResult:
+    """What the import made of one file."""
+
+    file: str
+    spans: int = 0
+    error: str | None = None
+
+
+@dataclass
+class SessionResult:
+    """What the import did with one session."""
+
+    session_id: str
+    status: str
+    """``settled``, ``unchanged`` (already stored, same records) or ``conflict``."""
+    state: str | None = None
+    crossings: int = 0
+    exceptions: int = 0
+    message: str | None = None
+    notes: list[DraftNote] = field(default_factory=list)
+    duplicates: list[DraftNote] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    """Everything one import did."""
+
+    files: list[FileResult] = field(default_factory=list)
+    sessions: list[SessionResult] = field(default_factory=list)
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        """Files that could not be read."""
+        return [item for item in self.files if item.error is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the result as a JSON object."""
+        return {
+            "files": [asdict(item) for item in self.files],
+            "sessions": [
+                {
+                    **{
+                        key: value
+                        for key, value in asdict(item).items()
+                        if key not in ("notes", "duplicates")
+                    },
+                    "notes": [asdict(note) for note in item.notes],
+                    "duplicates": [asdict(note) for note in item.duplicates],
+                }
+                for item in self.sessions
+            ],
+        }
+
+
+def read_spans(path: Path) -> list[SpanRecord]:
+    """Read the spans of one trace file, whatever its format.
+
+    Raises:
+        InputError: If the file is missing, too large, not JSON, or holds a
+            record that is not a span.
+    """
+    file = str(path)
+    if not path.is_file():
+        raise InputError(file, "", "no such file")
+    size = path.stat().st_size
+    if size > IMPORT_FILE_SIZE_MAX:
+        raise InputError(
+            file, "", f"file has {size} bytes; the limit is {IMPORT_FILE_SIZE_MAX}"
+        )
+    try:
+        document = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise InputError(file, "", f"not valid JSON: {error}") from None
+    if is_langfuse_export(document):
+        return read_langfuse(file, document)
+    return read_otlp(file, document)
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (sessions done, sessions in total) as the import goes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    """What every session of one import is processed with."""
+
+    store: Store
+    booth: Booth
+    quoter: Quoter
+    book_settings: BookSettings
+    key: SigningKey
+    tenant: str
+    profile: ImportProfile | None
+    now: datetime
+
+
+def import_files(
+    paths: Sequence[Path],
+    context: ImportContext,
+    *,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Import trace files: draft sessions, pass them through the booth, settle."""
+    result = ImportResult()
+    spans: list[tuple[SpanRecord, SpanFacts]] = []
+    for path in paths:
+        file_result = FileResult(str(path))
+        try:
+            found = [(record, read_facts(record)) for record in read_spans(path)]
+        except InputError as error:
+            file_result.error = str(error)
+        else:
+            file_result.spans = len(found)
+            spans.extend(found)
+        result.files.append(file_result)
+    template = context.booth.template
+    retrieval_kind = "retrieval" if "retrieval" in template.kinds else "tool_call"
+    drafts = draft_sessions(
+        spans, imported_at=context.now, retrieval_kind=retrieval_kind
+    )
+    context.store.save_policies(context.booth.policies)
+    _settle_drafts(drafts, context, result, progress)
+    return result
+
+
+def _settle_drafts(
+    drafts: Sequence[SessionDraft],
+    context: ImportContext,
+    result: ImportResult,
+    progress: ProgressCallback | None,
+) -> None:
+    batch: list[tuple[SessionBook, SignedSettlement]] = []
+    batch_crossings = 0
+    tenant_posted: dict[str, Decimal] = {}
+    for done, draft in enumerate(drafts, start=1):
+        if context.store.has_session(draft.session_id):
+            result.sessions.append(_compare_stored(draft, context.store))
+        else:
+            try:
+                book, settlement = _settle(draft, context, tenant_posted)
+            except SsoarError as error:
+                result.sessions.append(
+                    SessionResult(draft.session_id, "failed", message=str(error))
+                )
+            else:
+                batch.append((book, settlement))
+                batch_crossings += len(book.outcomes)
+                exceptions = len(settlement.record["exceptions"])
+                result.sessions.append(
+                    SessionResult(
+                        draft.session_id,
+                        "settled",
+                        state=str(settlement.record["state"]),
+                        crossings=len(book.outcomes),
+                        exceptions=exceptions,
+                        notes=draft.notes,
+                        duplicates=draft.duplicates,
+                    )
+                )
+        if batch_crossings >= _BATCH_CROSSINGS_MAX:
+            _write(context.store, batch)
+            batch, batch_crossings = [], 0
+        if progress is not None:
+            progress(done, len(drafts))
+    if batch:
+        _write(context.store, batch)
+
+
+def _write(store: Store, batch: Sequence[tuple[SessionBook, SignedSettlement]]) -> None:
+    with store.transaction():
+        for book, settlement in batch:
+            store.write_session(book.log.leaves, book.log.records, settlement)
+
+
+def _settle(
+    draft: SessionDraft, context: ImportContext, tenant_posted: dict[str, Decimal]
+) -> tuple[SessionBook, SignedSettlement]:
+    profile = context.profile
+    session = Session(
+        session_id=draft.session_id,
+        tenant=context.tenant,
+        template=context.booth.template.name,
+        opened_at=draft.opened_at,
+        origin="import",
+    )
+    book = SessionBook(session, context.booth, context.quoter, context.book_settings)
+    participant_ids = list(draft.participants)
+    for participant in draft.participants.values():
+        declared = profile is not None and profile.declares(participant.participant_id)
+        book.register(participant, declared=declared)
+    if profile is not None:
+        for grant in profile.grants_for(
+            session.session_id,
+            context.tenant,
+            participant_ids,
+            draft.opened_at,
+            draft.closed_at,
+        ):
+            book.issue(grant)
+        for account in profile.accounts_for(
+            session.session_id, context.tenant, participant_ids
+        ):
+            posted = Decimal(0)
+            if account.quota.scope is QuotaScope.TENANT:
+                if account.account_id not in tenant_posted:
+                    tenant_posted[account.account_id] = context.store.account_posted(
+                        account.account_id
+                    )
+                posted = tenant_posted[account.account_id]
+            book.open_account(account, posted_before=posted)
+    for crossing in draft.crossings:
+        book.record(crossing)
+    settlement, _ = book.close(
+        reason=CloseReason.IMPORTED,
+        closed_at=draft.closed_at,
+        settled_at=context.now,
+        key=context.key,
+    )
+    for summary in book.accounts:
+        if summary.account.quota.scope is QuotaScope.TENANT:
+            balance = book.entitlement.balances[summary.account.account_id]
+            tenant_posted[summary.account.account_id] = balance.posted
+    return book, settlement
+
+
+def _compare_stored(draft: SessionDraft, store: Store) -> SessionResult:
+    stored = store.crossing_records(draft.session_id)
+    drafted = {crossing.crossing_id: crossing for crossing in draft.crossings}
+    missing = sorted(set(drafted) - set(stored))
+    if missing:
+        return SessionResult(
+            draft.session_id,
+            "conflict",
+            message=(
+                f"session is already settled without {len(missing)} crossing(s) in "
+                "these "
+                f"files, first {missing[0]}; settled sessions never change, so import "
+                "every file of a session together"
+            ),
+        )
+    for crossing_id, crossing in drafted.items():
+        if _fingerprint(crossing) != _stored_fingerprint(stored[crossing_id]):
+            return SessionResult(
+                draft.session_id,
+                "conflict",
+                message=(
+                    f"crossing {crossing_id} differs from the settled record; the "
+                    "settled record was kept"
+                ),
+            )
+    return SessionResult(draft.session_id, "unchanged", crossings=len(stored))
+
+
+def _fingerprint(crossing: Crossing) -> bytes:
+    return _strip_import_fields(crossing.to_json())
+
+
+def _stored_fingerprint(data: bytes) -> bytes:
+    return _strip_import_fields(orjson.loads(data))
+
+
+def _strip_import_fields(crossing: dict[str, Any]) -> bytes:
+    """Drop where a record was read and, for records without times, when."""
+    crossing = dict(crossing)
+    crossing.pop("source", None)
+    if crossing.get("attributes", {}).get("time_source") == "import":
+        crossing.pop("started_at", None)
+        crossing.pop("ended_at", None)
+    return orjson.dumps(crossing, option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,491 @@
+"""Grouping spans into sessions and turning them into participants and crossings.
+
+Spans are grouped by trace first, so a trace never splits. A trace belongs
+to the session named by its conversation or session id (Langfuse's
+``sessionId``, ``gen_ai.conversation.id`` or OpenInference ``session.id``);
+a trace without one is a session of its own. A span without a trace id, such
+as a bare attribute map, is its own session, and its ids are derived from
+its content, so the same call written in different conventions imports to
+the same crossing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from ssoar.ingest._classify import SpanFacts
+from ssoar.ingest._spans import SpanRecord
+from ssoar.ledger._usage import TokenUsage
+from ssoar.model._crossing import (
+    AttributeValue,
+    Crossing,
+    CrossingState,
+    SourceRef,
+    Target,
+    UsageSource,
+)
+from ssoar.model._participant import Participant, ParticipantClass
+
+__all__ = ["DraftNote", "SessionDraft", "draft_sessions"]
+
+_ID_LENGTH_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DraftNote:
+    """Something the importer saw and did not turn into a crossing, and why."""
+
+    file: str
+    pointer: str
+    note: str
+
+
+@dataclass
+class SessionDraft:
+    """A session read from traces, before it passes the booth."""
+
+    session_id: str
+    trace_ids: list[str]
+    participants: dict[str, Participant] = field(default_factory=dict)
+    crossings: list[Crossing] = field(default_factory=list)
+    notes: list[DraftNote] = field(default_factory=list)
+    duplicates: list[DraftNote] = field(default_factory=list)
+    spans_read: int = 0
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the first crossing started."""
+        return min(crossing.started_at for crossing in self.crossings)
+
+    @property
+    def closed_at(self) -> datetime:
+        """When the last crossing ended (or started, if it never ended)."""
+        return max(
+            crossing.ended_at or crossing.started_at for crossing in self.crossings
+        )
+
+
+@dataclass
+class _Span:
+    record: SpanRecord
+    facts: SpanFacts
+    key: str
+    """The span's id inside its session: trace and span id, or a content digest."""
+
+
+def draft_sessions(
+    spans: Sequence[tuple[SpanRecord, SpanFacts]],
+    *,
+    imported_at: datetime,
+    retrieval_kind: str,
+) -> list[SessionDraft]:
+    """Group spans into sessions and draft each session's participants and crossings.
+
+    Args:
+        spans: Spans from every file of one import, each with its facts
+            (see ``read_facts``).
+        imported_at: The time recorded for spans that carry no timestamps.
+        retrieval_kind: The crossing kind for retriever spans: ``retrieval``
+            where the template has it, else ``tool_call``.
+    """
+    traces: dict[str, list[_Span]] = defaultdict(list)
+    for record, facts in spans:
+        if record.trace_id is not None and record.span_id is not None:
+            trace_key = f"trace:{record.trace_id}"
+            key = f"{record.trace_id}/{record.span_id}"
+        else:
+            digest = _content_digest(facts)
+            trace_key = f"span:{digest}"
+            key = f"span:{digest}"
+        traces[trace_key].append(_Span(record, facts, key))
+    sessions: dict[str, SessionDraft] = {}
+    members: dict[str, list[_Span]] = defaultdict(list)
+    for trace_key, trace_spans in traces.items():
+        session_id = _session_id(trace_key, trace_spans)
+        draft = sessions.get(session_id)
+        if draft is None:
+            draft = sessions[session_id] = SessionDraft(session_id, [])
+        draft.trace_ids.append(trace_key)
+        members[session_id].extend(trace_spans)
+    for session_id, draft in sessions.items():
+        _Drafter(draft, members[session_id], imported_at, retrieval_kind).run()
+    return [draft for draft in sessions.values() if draft.crossings]
+
+
+def _content_digest(facts: SpanFacts) -> str:
+    """Digest of the facts that identify a call, whatever convention wrote them."""
+    identity = {
+        "role": facts.role,
+        "provider": facts.provider,
+        "request_model": facts.request_model,
+        "response_model": facts.response_model,
+        "usage": facts.usage.to_json() if facts.usage else None,
+        "output_tokens_max": facts.output_tokens_max,
+        "streaming": facts.streaming,
+        "finish_reasons": list(facts.finish_reasons),
+        "tool": facts.tool_name,
+        "failed": facts.failed,
+        "error": facts.error,
+    }
+    return hashlib.sha256(
+        orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()[:32]
+
+
+def _session_id(trace_key: str, spans: Sequence[_Span]) -> str:
+    for span in spans:
+        if span.record.langfuse and span.record.langfuse.trace_session_id:
+            return _bounded(f"conv:{span.record.langfuse.trace_session_id}")
+    ids = sorted(
+        {span.facts.conversation_id for span in spans if span.facts.conversation_id}
+    )
+    if len(ids) == 1:
+        return _bounded(f"conv:{ids[0]}")
+    return _bounded(trace_key)
+
+
+def _bounded(identifier: str) -> str:
+    if len(identifier) <= _ID_LENGTH_MAX:
+        return identifier
+    digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32]
+    return f"{identifier[: _ID_LENGTH_MAX - 34]}~{digest}"
+
+
+class _Drafter:
+    """Turns one session's spans into participants and crossings."""
+
+    def __init__(
+        self,
+        draft: SessionDraft,
+        spans: list[_Span],
+        imported_at: datetime,
+        retrieval_kind: str,
+    ) -> None:
+        self.draft = draft
+        self.spans = sorted(
+            spans,
+            key=lambda span: (
+                span.record.start or imported_at,
+                span.record.file,
+                span.record.pointer,
+            ),
+        )
+        self.imported_at = imported_at
+        self.retrieval_kind = retrieval_kind
+        self.by_key = {span.key: span for span in self.spans}
+        self.children: dict[str, list[_Span]] = defaultdict(list)
+        for span in self.spans:
+            parent = span.record.parent_span_id
+            if parent is not None and span.record.trace_id is not None:
+                self.children[f"{span.record.trace_id}/{parent}"].append(span)
+        self.first_seen: dict[str, tuple[datetime, _Span]] = {}
+        self.holders: set[str] = set()
+
+    def run(self) -> None:
+        draft = self.draft
+        draft.spans_read = len(self.spans)
+        for span in self.spans:
+            user = self._user(span)
+            if user is not None:
+                self._participant(span, ParticipantClass.HUMAN, user)
+        crossings: dict[str, Crossing] = {}
+        for span in self.spans:
+            crossing = self._crossing(span)
+            if crossing is None:
+                continue
+            existing = crossings.get(crossing.crossing_id)
+            if existing is not None:
+                same = _comparable(existing) == _comparable(crossing)
+                draft.duplicates.append(
+                    DraftNote(
+                        span.record.file,
+                        span.record.pointer,
+                        "same crossing as "
+                        f"{existing.source.file if existing.source else '?'}"
+                        + (
+                            ""
+                            if same
+                            else "; its details differ, the first one was kept"
+                        ),
+                    )
+                )
+                continue
+            crossings[crossing.crossing_id] = crossing
+        admissions = self._admissions()
+        ordered = sorted(
+            [*admissions, *crossings.values()],
+            key=lambda item: (item.started_at, item.kind != "participant_admission"),
+        )
+        draft.crossings = ordered
+
+    def _crossing(self, span: _Span) -> Crossing | None:
+        facts = span.facts
+        role = facts.role
+        if role == "agent":
+            self._participant(span, ParticipantClass.AGENT, self._agent_name(span))
+            if facts.usage is not None:
+                self._note_wrapper(span)
+            return None
+        if role == "structure":
+            if facts.usage is not None:
+                self._note_wrapper(span)
+            return None
+        if role == "model" and self._has_usage_below(span):
+            self._note_wrapper(span)
+            return None
+        if role == "model":
+            return self._model_invocation(span)
+        if role in ("tool", "retrieval"):
+            return self._tool_call(
+                span, "tool_call" if role == "tool" else self.retrieval_kind
+            )
+        return self._memory_write(span)
+
+    def _model_invocation(self, span: _Span) -> Crossing:
+        facts = span.facts
+        model = facts.model or "unknown"
+        target_id = f"{facts.provider}/{model}" if facts.provider else model
+        actor = self._participant(
+            span, ParticipantClass.AI_MODEL, target_id, prefix="model"
+        )
+        attributes: dict[str, AttributeValue] = {
+            "provider": facts.provider,
+            "model": facts.request_model or facts.response_model,
+            "response_model": facts.response_model,
+            "input_tokens": facts.usage.input_total_tokens if facts.usage else None,
+            "output_tokens_max": facts.output_tokens_max,
+            "finish_reasons": facts.finish_reasons or None,
+            "streaming": True if facts.streaming else None,
+        }
+        return self._build(
+            span, "model_invocation", actor, Target("model", target_id), attributes
+        )
+
+    def _tool_call(self, span: _Span, kind: str) -> Crossing:
+        facts = span.facts
+        name = facts.tool_name or span.record.name
+        actor = self._participant(span, ParticipantClass.TOOL, name, prefix="tool")
+        attributes: dict[str, AttributeValue] = {
+            "tool": name,
+            "tool_call_id": facts.tool_call_id,
+            "tool_type": facts.tool_type,
+        }
+        target = Target("data_source" if kind == "retrieval" else "tool", name)
+        if kind == "retrieval":
+            attributes = {"data_source": name}
+        return self._build(span, kind, actor, target, attributes)
+
+    def _memory_write(self, span: _Span) -> Crossing:
+        facts = span.facts
+        store = facts.memory_store or "unknown"
+        actor = self._participant(
+            span, ParticipantClass.MEMORY_LAYER, store, prefix="memory"
+        )
+        attributes: dict[str, AttributeValue] = {
+            "memory_store": facts.memory_store,
+            "memory_record": facts.memory_record,
+            "memory_operation": facts.memory_operation,
+        }
+        return self._build(
+            span, "memory_write", actor, Target("memory_store", store), attributes
+        )
+
+    def _build(
+        self,
+        span: _Span,
+        kind: str,
+        actor: str,
+        target: Target,
+        attributes: dict[str, AttributeValue],
+    ) -> Crossing:
+        record = span.record
+        facts = span.facts
+        invoker = self._invoker(span)
+        self.holders.add(invoker or actor)
+        if record.start is None:
+            attributes["time_source"] = "import"
+        if facts.failed:
+            state = CrossingState.FAILED
+        elif record.end is None and record.start is not None:
+            state = CrossingState.OPEN
+        else:
+            state = CrossingState.COMPLETED
+        usage_source = (
+            facts.usage_source if facts.usage is not None else UsageSource.NONE
+        )
+        crossing_id = span.key if record.span_id is not None else f"{span.key}/{kind}"
+        return Crossing(
+            crossing_id=crossing_id,
+            session_id=self.draft.session_id,
+            kind=kind,
+            actor_id=actor,
+            invoker_id=invoker,
+            target=target,
+            started_at=record.start or self.imported_at,
+            ended_at=record.end if record.start is not None else self.imported_at,
+            state=state,
+            attributes={
+                key: value for key, value in attributes.items() if value is not None
+            },
+            usage=facts.usage,
+            usage_source=usage_source,
+            error=facts.error,
+            source=SourceRef(
+                record.file,
+                record.pointer,
+                record.format,
+                facts.usage_convention,
+                facts.ignored_keys,
+            ),
+        )
+
+    def _participant(
+        self,
+        span: _Span,
+        participant_class: ParticipantClass,
+        name: str,
+        *,
+        prefix: str | None = None,
+    ) -> str:
+        participant_id = _bounded(f"{prefix or participant_class.value}:{name}")
+        if participant_id not in self.draft.participants:
+            self.draft.participants[participant_id] = Participant(
+                participant_id, participant_class, name
+            )
+        when = span.record.start or self.imported_at
+        if (
+            participant_id not in self.first_seen
+            or when < self.first_seen[participant_id][0]
+        ):
+            self.first_seen[participant_id] = (when, span)
+        return participant_id
+
+    def _agent_name(self, span: _Span) -> str:
+        return span.facts.agent_name or span.record.name
+
+    def _invoker(self, span: _Span) -> str | None:
+        """Return the nearest enclosing agent, else the trace's user, else None."""
+        current = span
+        for _ in range(len(self.spans)):
+            parent_id = current.record.parent_span_id
+            if parent_id is None or current.record.trace_id is None:
+                break
+            parent = self.by_key.get(f"{current.record.trace_id}/{parent_id}")
+            if parent is None:
+                break
+            if parent.facts.role == "agent":
+                return self._participant(
+                    parent, ParticipantClass.AGENT, self._agent_name(parent)
+                )
+            current = parent
+        user = self._user(span)
+        if user is not None:
+            return self._participant(span, ParticipantClass.HUMAN, user)
+        return None
+
+    def _user(self, span: _Span) -> str | None:
+        if span.record.langfuse and span.record.langfuse.trace_user_id:
+            return span.record.langfuse.trace_user_id
+        if span.facts.user_id:
+            return span.facts.user_id
+        for other in self.spans:
+            if other.record.trace_id == span.record.trace_id and other.facts.user_id:
+                return other.facts.user_id
+        return None
+
+    def _has_usage_below(self, span: _Span) -> bool:
+        pending = list(self.children.get(span.key, ()))
+        for _ in range(len(self.spans)):
+            if not pending:
+                return False
+            child = pending.pop()
+            if child.facts.usage is not None and child.facts.role == "model":
+                return True
+            pending.extend(self.children.get(child.key, ()))
+        return False
+
+    def _note_wrapper(self, span: _Span) -> None:
+        below = self._model_usage_below(span)
+        own = span.facts.usage
+        assert own is not None
+        if below is None:
+            note = (
+                f"{span.facts.role} span carries usage of {own.total_tokens} tokens "
+                "but "
+                "no model call: not counted, since it is not a model invocation"
+            )
+        elif below == own:
+            note = (
+                f"wrapper span repeats the usage of the model calls below it "
+                f"({own.total_tokens} tokens): not counted twice"
+            )
+        else:
+            note = (
+                f"wrapper span reports {own.total_tokens} tokens, the model calls "
+                "below "
+                f"it {below.total_tokens}: only the model calls are counted"
+            )
+        self.draft.notes.append(DraftNote(span.record.file, span.record.pointer, note))
+
+    def _model_usage_below(self, span: _Span) -> TokenUsage | None:
+        total: TokenUsage | None = None
+        pending = list(self.children.get(span.key, ()))
+        for _ in range(len(self.spans)):
+            if not pending:
+                break
+            child = pending.pop()
+            if (
+                child.facts.role == "model"
+                and child.facts.usage is not None
+                and not self._has_usage_below(child)
+            ):
+                total = (
+                    child.facts.usage if total is None else total + child.facts.usage
+                )
+            pending.extend(self.children.get(child.key, ()))
+        return total
+
+    def _admissions(self) -> list[Crossing]:
+        """Draft admissions for people, agents and every other authority holder."""
+        admissions: list[Crossing] = []
+        for participant_id, participant in self.draft.participants.items():
+            wanted = participant.participant_class in (
+                ParticipantClass.HUMAN,
+                ParticipantClass.AGENT,
+            )
+            if not wanted and participant_id not in self.holders:
+                continue
+            when, span = self.first_seen[participant_id]
+            admissions.append(
+                Crossing(
+                    crossing_id=_bounded(
+                        f"{self.draft.session_id}/admit/{participant_id}"
+                    ),
+                    session_id=self.draft.session_id,
+                    kind="participant_admission",
+                    actor_id=participant_id,
+                    started_at=when,
+                    ended_at=when,
+                    state=CrossingState.COMPLETED,
+                    attributes={
+                        "participant_class": participant.participant_class.value
+                    },
+                    source=SourceRef(
+                        span.record.file, span.record.pointer, span.record.format
+                    ),
+                )
+            )
+        return admissions
+
+
+def _comparable(crossing: Crossing) -> bytes:
+    """The crossing without where it was read from, for comparing duplicates."""
+    data = crossing.to_json()
+    data.pop("source")
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,82 @@
+"""UTC timestamps: parsing from trace formats and one canonical text form."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+__all__ = ["format_time", "parse_time", "utc_now"]
+
+_NANOS_PATTERN = re.compile(r"^\d{1,20}$")
+# Timestamps before 2000 or after 2200 in a trace are almost certainly a
+# unit mistake (seconds read as nanoseconds, or the reverse).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def parse_time(value: object, *, field: str) -> datetime:
+    """Parse a timestamp into an aware UTC datetime.
+
+    Accepts ISO 8601 text with an offset or ``Z`` (Langfuse, OpenTelemetry
+    JSON exports), integer nanoseconds since the epoch as int or digit string
+    (OTLP ``startTimeUnixNano``) and aware datetimes.
+
+    Raises:
+        ValueError: If the value has no timezone, is not a timestamp, or lies
+            outside 2000-2200.
+    """
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = _from_nanos(value)
+    elif isinstance(value, str) and _NANOS_PATTERN.match(value):
+        result = _from_nanos(int(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            result = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{field}={value!r} is not an ISO 8601 timestamp; expected text like "
+                '"2025-07-11T07:45:13.601Z" or integer nanoseconds since the epoch'
+            ) from None
+    else:
+        raise ValueError(
+            f"{field}={value!r} has type {type(value).__name__}; expected an ISO 8601 "
+            "string or integer nanoseconds since the epoch"
+        )
+    if result.tzinfo is None or result.utcoffset() is None:
+        raise ValueError(
+            f'{field}={value!r} has no timezone; write it in UTC with a trailing "Z"'
+        )
+    result = result.astimezone(UTC)
+    if not _EARLIEST <= result < _LATEST:
+        raise ValueError(
+            f"{field}={value!r} is {result.isoformat()}, outside 2000-2200; check "
+            "whether the unit is nanoseconds"
+        )
+    return result
+
+
+def _from_nanos(nanos: int) -> datetime:
+    seconds, remainder = divmod(nanos, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=remainder // 1000)
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as UTC ISO 8601 with microseconds and ``Z``.
+
+    Every stored and signed timestamp uses this one form, so the same instant
+    always has the same bytes.
+    """
+    assert value.tzinfo is not None, "naive datetimes never reach storage"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

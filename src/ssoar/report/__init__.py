@@ -1,0 +1,1 @@
+"""Reading the store: the reconciliation ledger, explanations, proofs, verification."""

@@ -1,0 +1,68 @@
+"""What happened at one crossing: the decision and every ledger entry it made."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ssoar.ledger._authority import AuthorityCheck
+from ssoar.ledger._billing import BillingEntry
+from ssoar.ledger._compute import ComputeEntry
+from ssoar.ledger._entitlement import Overdraft, Transfer
+from ssoar.model._crossing import Crossing, Decision
+
+__all__ = ["CrossingOutcome", "EntitlementEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementEntry:
+    """The entitlement transfers of one crossing, and any usage past a quota."""
+
+    transfers: tuple[Transfer, ...] = ()
+    overdrafts: tuple[Overdraft, ...] = ()
+
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        """Accounts the crossing drew on, in first-use order."""
+        seen = dict.fromkeys(transfer.account_id for transfer in self.transfers)
+        seen.update(
+            dict.fromkeys(overdraft.account_id for overdraft in self.overdrafts)
+        )
+        return tuple(seen)
+
+    def to_json(self) -> dict[str, object]:
+        """Return the entry as a JSON object."""
+        return {
+            "transfers": [transfer.to_json() for transfer in self.transfers],
+            "overdrafts": [overdraft.to_json() for overdraft in self.overdrafts],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingOutcome:
+    """A crossing after the booth: its decision and its ledger entries."""
+
+    crossing: Crossing
+    decision: Decision
+    authority: AuthorityCheck
+    billing: BillingEntry
+    compute: ComputeEntry | None = None
+    entitlement: EntitlementEntry = EntitlementEntry()
+    entries: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Bodies of the memory, placement and settlement ledger entries, by ledger."""
+
+    def to_record(self) -> dict[str, object]:
+        """Return the audit record of the crossing: every field of every entry."""
+        return {
+            "type": "crossing",
+            "session_id": self.crossing.session_id,
+            "crossing": self.crossing.to_json(),
+            "decision": self.decision.to_json(),
+            "ledgers": {
+                "authority": self.authority.to_json(),
+                "billing": self.billing.to_json(),
+                "compute": self.compute.to_json() if self.compute else None,
+                "entitlement": self.entitlement.to_json(),
+                **{ledger: dict(body) for ledger, body in sorted(self.entries.items())},
+            },
+        }
