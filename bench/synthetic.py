@@ -54,7 +54,9 @@ def _attribute(key: str, value: object) -> dict[str, object]:
     return {"key": key, "value": {"stringValue": str(value)}}
 
 
-def _session_spans(index: int, spans_per_session: int, rng: random.Random) -> list[dict[str, object]]:
+def _session_spans(
+    index: int, spans_per_session: int, rng: random.Random
+) -> list[dict[str, object]]:
     trace_id = f"{index:032x}"
     start = _START_NANOS + index * 10_000_000_000
     agent_span = f"{index:08x}00000000"
@@ -113,7 +115,12 @@ def _session_spans(index: int, spans_per_session: int, rng: random.Random) -> li
 
 
 def write_traces(
-    folder: Path, *, sessions: int, spans_per_session: int, files: int = 10, seed: int = 7
+    folder: Path,
+    *,
+    sessions: int,
+    spans_per_session: int,
+    files: int = 10,
+    seed: int = 7,
 ) -> list[Path]:
     """Write ``sessions`` agent sessions as OTLP JSON, spread over ``files`` files."""
     rng = random.Random(seed)
@@ -122,12 +129,16 @@ def write_traces(
     per_file = (sessions + files - 1) // files
     for file_index in range(files):
         spans: list[dict[str, object]] = []
-        for index in range(file_index * per_file, min(sessions, (file_index + 1) * per_file)):
+        for index in range(
+            file_index * per_file, min(sessions, (file_index + 1) * per_file)
+        ):
             spans.extend(_session_spans(index, spans_per_session, rng))
         document = {
             "resourceSpans": [
                 {
-                    "resource": {"attributes": [_attribute("service.name", "bench-agents")]},
+                    "resource": {
+                        "attributes": [_attribute("service.name", "bench-agents")]
+                    },
                     "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}],
                 }
             ]

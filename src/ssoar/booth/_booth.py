@@ -143,9 +143,9 @@ class Booth:
     ) -> Evaluation:
         policies = self.policies
         resource = self._resource(crossing, entities)
-        context_json = orjson.dumps(
-            policies.relevant_context(context), option=orjson.OPT_SORT_KEYS
-        ).decode("utf-8")
+        context_json = orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode(
+            "utf-8"
+        )
         key = (
             crossing.actor_id,
             crossing.kind,
@@ -181,6 +181,13 @@ class Booth:
     def _context(
         self, crossing: Crossing, facts: BoothFacts
     ) -> tuple[dict[str, object], list[str]]:
+        """Build the request context from the attributes the policies read.
+
+        An attribute no policy reads cannot change a decision (see
+        ``BoothPolicies.relevant_context``), so only those are built and
+        type-checked.
+        """
+        wanted = self.policies.context_keys
         context: dict[str, object] = {
             "imported": crossing.source is not None,
             "declared": facts.declared,
@@ -190,12 +197,16 @@ class Booth:
         }
         if crossing.invoker_id is not None:
             context["invoker"] = crossing.invoker_id
+        if wanted is not None:
+            context = {key: value for key, value in context.items() if key in wanted}
         errors: list[str] = []
         sources: list[Mapping[str, AttributeValue]] = [crossing.attributes]
         if facts.extra_context:
             sources.append(facts.extra_context)
         for source in sources:
             for key, value in source.items():
+                if wanted is not None and key not in wanted:
+                    continue
                 cedar_type = _CONTEXT_TYPES.get(key)
                 if cedar_type is None or key in context or value is None:
                     continue

@@ -116,6 +116,8 @@ def render_report(
             "exposure",
             title="Sessions",
         )
+        # Session ids print whole; the other columns wrap around them.
+        sessions_table.columns[0].no_wrap = True
         for row in report.session_rows:
             sessions_table.add_row(
                 row["session_id"],
@@ -206,9 +208,17 @@ def _entitlement(console: Console, answer: dict[str, Any]) -> None:
             f"{account['posted_before']}"
         )
     for row in answer["crossings"]:
-        if row["transfers"] or row["overdrafts"]:
-            moves = [f"{item['phase']} {item['amount']}" for item in row["transfers"]]
-            moves += [f"over quota by {item['excess']}" for item in row["overdrafts"]]
+        if row["postings"] or row["overdrafts"]:
+            moves = [
+                f"{item['account_id']}: reserved {item['reserved']}, posted "
+                f"{item['posted']}, released {item['released']}"
+                for item in row["postings"]
+            ]
+            moves += [
+                f"{item['account_id']}: needed {item['requested']}, "
+                f"had {item['available']}"
+                for item in row["overdrafts"]
+            ]
             _line(console, row["crossing_id"], ", ".join(moves))
 
 
@@ -240,7 +250,7 @@ def _ledgers(console: Console, rows: list[dict[str, Any]]) -> None:
         parts.append(f"billing {usage} + toll {toll['amount']} {toll['currency']}")
         if "entitlement" in ledgers:
             parts.append(
-                f"entitlement {len(ledgers['entitlement']['transfers'])} transfers"
+                f"entitlement {len(ledgers['entitlement']['postings'])} postings"
             )
         parts.append(f"authority {ledgers['authority']['status']}")
         parts.extend(
@@ -251,14 +261,14 @@ def _ledgers(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def _proof(console: Console, answer: dict[str, Any]) -> None:
     console.print(
-        f"Merkle root {answer['merkle_root']} over {answer['tree_size']} records"
+        f"  Merkle root {answer['merkle_root']} over {answer['tree_size']} records"
     )
     for record in answer["records"]:
         console.print(
-            f"  leaf {record['leaf_index']:>3} {record['type']:<11} "
-            f"{record['record_id']}  {record['leaf_hash'][:16]}…"
+            f"  leaf {record['leaf_index']}: {record['type']} {record['record_id']}, "
+            f"hash {record['leaf_hash']}"
         )
-    console.print(f"inclusion proof: {answer['prove_with']}")
+    console.print(f"  inclusion proof: {answer['prove_with']}")
 
 
 def _settled(console: Console, answer: dict[str, Any]) -> None:

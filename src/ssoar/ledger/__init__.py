@@ -1,1 +1,113 @@
-"""Ledgers."""
+"""The ledgers: compute, billing, entitlement and authority, and the price catalogue."""
+
+from ssoar.ledger._authority import (
+    DELEGATION_DEPTH_MAX,
+    AuthorityCheck,
+    AuthorityLedger,
+    AuthorityStatus,
+    DelegationError,
+    Grant,
+    GrantScope,
+)
+from ssoar.ledger._billing import (
+    DEFAULT_TOLLS_USD,
+    BillingEntry,
+    BillingStatus,
+    Quoter,
+    TollSchedule,
+    bill_crossing,
+)
+from ssoar.ledger._compute import (
+    ComputeEntry,
+    meter_crossing,
+)
+from ssoar.ledger._entitlement import (
+    Account,
+    Balance,
+    EntitlementError,
+    EntitlementLedger,
+    Overdraft,
+    Quota,
+    QuotaScope,
+    QuotaUnit,
+    Transfer,
+    TransferPhase,
+)
+from ssoar.ledger._flops import (
+    MODEL_SIZES,
+    FlopsEstimate,
+    ModelSize,
+    estimate_flops,
+    find_model_size,
+)
+from ssoar.ledger._pricing import (
+    PROVIDER_ALIASES,
+    PriceCatalogue,
+    PriceQuote,
+    PriceUnknown,
+    resolve_provider_id,
+    to_genai_usage,
+)
+from ssoar.ledger._provider_usage import (
+    USAGE_RULES,
+    ParsedUsage,
+    UsageRule,
+    normalise_usage,
+    parse_usage,
+    select_rule,
+)
+from ssoar.ledger._usage import (
+    BREAKDOWN_FIELDS,
+    PART_FIELDS,
+    TokenUsage,
+    UsageError,
+)
+
+__all__ = [
+    "BREAKDOWN_FIELDS",
+    "DEFAULT_TOLLS_USD",
+    "DELEGATION_DEPTH_MAX",
+    "MODEL_SIZES",
+    "PART_FIELDS",
+    "PROVIDER_ALIASES",
+    "USAGE_RULES",
+    "Account",
+    "AuthorityCheck",
+    "AuthorityLedger",
+    "AuthorityStatus",
+    "Balance",
+    "BillingEntry",
+    "BillingStatus",
+    "ComputeEntry",
+    "DelegationError",
+    "EntitlementError",
+    "EntitlementLedger",
+    "FlopsEstimate",
+    "Grant",
+    "GrantScope",
+    "ModelSize",
+    "Overdraft",
+    "ParsedUsage",
+    "PriceCatalogue",
+    "PriceQuote",
+    "PriceUnknown",
+    "Quota",
+    "QuotaScope",
+    "QuotaUnit",
+    "Quoter",
+    "TokenUsage",
+    "TollSchedule",
+    "Transfer",
+    "TransferPhase",
+    "UsageError",
+    "UsageRule",
+    "bill_crossing",
+    "estimate_flops",
+    "find_model_size",
+    "meter_crossing",
+    "normalise_usage",
+    "parse_usage",
+    "resolve_provider_id",
+    "select_rule",
+    "to_genai_usage",
+]

@@ -177,6 +177,14 @@ class AuthorityLedger:
     grants: dict[str, Grant] = field(default_factory=dict)
     revoked_at: dict[str, datetime] = field(default_factory=dict)
     by_grantee: dict[str, list[Grant]] = field(default_factory=dict)
+    _valid: dict[
+        tuple[str, str, str | None], tuple[AuthorityCheck, datetime, datetime]
+    ] = field(default_factory=dict)
+    """Valid checks by (holder, kind, target), with the window the chain holds in.
+
+    A valid chain stays valid for every instant inside its window, and more
+    admitted participants never invalidate it; issuing or revoking a grant
+    empties this cache."""
 
     def issue(self, grant: Grant) -> Grant:
         """Record a grant, checking that delegation only narrows.
@@ -207,12 +215,14 @@ class AuthorityLedger:
         if existing is None:
             self.grants[grant.grant_id] = grant
             self.by_grantee.setdefault(grant.grantee, []).append(grant)
+            self._valid.clear()
         return grant
 
     def revoke(self, grant_id: str, at: datetime) -> None:
         """Record that a grant stops at ``at``; a later revocation changes nothing."""
         assert grant_id in self.grants, grant_id
         self.revoked_at.setdefault(grant_id, at)
+        self._valid.clear()
 
     def session_grants(self, session_id: str) -> list[Grant]:
         """Return the grants scoped to a session, in issue order."""
@@ -238,6 +248,9 @@ class AuthorityLedger:
             trusted_roots: Grantors a chain may start from: admitted
                 participants and ``tenant:<name>``.
         """
+        cached = self._valid.get((holder, kind, target))
+        if cached is not None and cached[1] <= at < cached[2]:
+            return cached[0]
         candidates = self.by_grantee.get(holder, [])
         if not candidates:
             return AuthorityCheck(
@@ -256,8 +269,28 @@ class AuthorityLedger:
         ]
         for outcome in outcomes:
             if outcome.valid:
+                start, end = self._chain_window(outcome.grant_id)
+                self._valid[(holder, kind, target)] = (outcome, start, end)
                 return outcome
         return outcomes[0]
+
+    def _chain_window(self, grant_id: str | None) -> tuple[datetime, datetime]:
+        """Return the instants between which every grant of a chain is in force."""
+        assert grant_id is not None
+        first = self.grants[grant_id]
+        start, end = first.not_before, first.expires_at
+        grant: Grant | None = first
+        for _ in range(DELEGATION_DEPTH_MAX):
+            if grant is None:
+                break
+            start = max(start, grant.not_before)
+            end = min(end, grant.expires_at, self.revoked_at.get(grant.grant_id, end))
+            grant = (
+                self.grants.get(grant.parent_grant_id)
+                if grant.parent_grant_id
+                else None
+            )
+        return start, end
 
     def _check_chain(
         self, grant: Grant, holder: str, at: datetime, roots: Collection[str]

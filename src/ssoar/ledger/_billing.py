@@ -54,9 +54,17 @@ class TollSchedule:
     other: Decimal = _DEFAULT_TOLL_OTHER_USD
     """The toll of a kind the schedule does not list."""
 
+    _amounts: dict[str, Money] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def toll(self, kind: str) -> Money:
         """Return the toll for one crossing of ``kind``."""
-        return Money(self.tolls.get(kind, self.other), self.currency)
+        toll = self._amounts.get(kind)
+        if toll is None:
+            toll = Money(self.tolls.get(kind, self.other), self.currency)
+            self._amounts[kind] = toll
+        return toll
 
 
 class BillingStatus(StrEnum):
@@ -116,7 +124,6 @@ class BillingEntry:
     def to_json(self) -> dict[str, object]:
         """Return the entry as a JSON object with decimal strings."""
         return {
-            "crossing_id": self.crossing_id,
             "status": self.status.value,
             "usage_charge": self.usage_charge.to_json() if self.usage_charge else None,
             "toll": self.toll.to_json(),

@@ -27,7 +27,6 @@ class ComputeEntry:
     def to_json(self) -> dict[str, object]:
         """Return the entry as a JSON object; FLOPs as a decimal string."""
         return {
-            "crossing_id": self.crossing_id,
             "model": self.model,
             "provider": self.provider,
             "usage": self.usage.to_json(),

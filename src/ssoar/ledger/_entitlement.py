@@ -316,13 +316,45 @@ class EntitlementLedger:
         transfers: list[Transfer] = []
         overdrafts: list[Overdraft] = []
         for account_id, amount in requests:
-            available = self.balances[account_id].available
-            charged = min(amount, available)
+            if amount < 0:
+                raise EntitlementError(f"cannot post a negative amount {amount}")
+            balance = self.balances[account_id]
+            available = balance.available
+            charged = amount
             if amount > available:
                 overdrafts.append(Overdraft(account_id, crossing_id, amount, available))
-            reservation = self._reserve(crossing_id, account_id, charged)
-            transfers.append(reservation)
-            transfers.extend(self.post(reservation.transfer_id, charged))
+                charged = available
+            # Reserve and post at once: the reservation is resolved in the
+            # same step, so it never shows as pending.
+            reservation_id = f"{crossing_id}/{account_id}/reserve"
+            if reservation_id in self.reservation_ids:
+                raise EntitlementError(
+                    f"reservation {reservation_id!r} already exists; a crossing "
+                    "reserves once per account"
+                )
+            self.reservation_ids.add(reservation_id)
+            balance.posted += charged
+            balance.check()
+            transfers.append(
+                Transfer(
+                    reservation_id,
+                    account_id,
+                    crossing_id,
+                    TransferPhase.RESERVE,
+                    charged,
+                    reservation_id,
+                )
+            )
+            transfers.append(
+                Transfer(
+                    f"{crossing_id}/{account_id}/post",
+                    account_id,
+                    crossing_id,
+                    TransferPhase.POST,
+                    charged,
+                    reservation_id,
+                )
+            )
         return transfers, overdrafts
 
     def pending_for(self, account_ids: Iterable[str]) -> list[str]:

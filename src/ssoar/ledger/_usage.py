@@ -89,6 +89,11 @@ class TokenUsage:
     """Of ``output_tokens`` (reasoning excluded), citation tokens (Perplexity)."""
 
     def __post_init__(self) -> None:
+        values = [getattr(self, name) for name in _ALL_FIELDS]
+        if all(type(value) is int and value >= 0 for value in values):
+            if any(values[len(PART_FIELDS) :]):
+                self._check_breakdowns()
+            return
         for name in _ALL_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):

@@ -200,8 +200,8 @@ class Crossing:
             "ended_at": format_time(self.ended_at) if self.ended_at else None,
             "state": self.state.value,
             "attributes": {
-                key: list(value) if isinstance(value, tuple) else value
-                for key, value in sorted(self.attributes.items())
+                key: list(value) if type(value) is tuple else value
+                for key, value in self.attributes.items()
             },
             "usage": self.usage.to_json() if self.usage else None,
             "usage_source": self.usage_source.value,

@@ -79,4 +79,5 @@ def format_time(value: datetime) -> str:
     assert value.tzinfo is not None, "naive datetimes never reach storage"
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat of an aware UTC time ends in "+00:00"; swap that for "Z".
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ssoar.errors import SessionError
+from ssoar.ledger._usage import PART_FIELDS
 from ssoar.store._sqlite import Store
 
 __all__ = ["QUESTIONS", "explain_session"]
@@ -78,7 +79,7 @@ def explain_session(store: Store, session_id: str) -> dict[str, Any]:
         "where_routed": [_route(record) for _, record in crossings],
         "which_ledger_changed": [_ledgers(record) for _, record in crossings],
         "which_record_proves_it": {
-            "merkle_root": settlement["audit"]["merkle_root"] if settlement else None,
+            "merkle_root": settlement["merkle_root"] if settlement else None,
             "tree_size": len(leaves),
             "records": [
                 {
@@ -170,7 +171,7 @@ def _ledgers(record: dict[str, Any]) -> dict[str, Any]:
     compute = ledgers["compute"]
     if compute is not None:
         changed["compute"] = {
-            "tokens": sum(compute["usage"].values()),
+            "tokens": sum(compute["usage"][part] for part in PART_FIELDS),
             "usage": compute["usage"],
             "usage_source": compute["usage_source"],
             "flops": compute["flops"],
@@ -183,7 +184,7 @@ def _ledgers(record: dict[str, Any]) -> dict[str, Any]:
         "price_ref": billing["price_ref"],
         "catalogue_version": billing["catalogue_version"],
     }
-    if ledgers["entitlement"]["transfers"] or ledgers["entitlement"]["overdrafts"]:
+    if ledgers["entitlement"]["postings"] or ledgers["entitlement"]["overdrafts"]:
         changed["entitlement"] = ledgers["entitlement"]
     changed["authority"] = {
         "status": ledgers["authority"]["status"],

@@ -31,6 +31,7 @@ import orjson
 from ssoar.audit._merkle import hash_leaf, root_from_leaf_hashes
 from ssoar.audit._signing import SignatureInvalid, compute_key_id, verify_signature
 from ssoar.errors import VerificationError
+from ssoar.ledger._usage import PART_FIELDS
 from ssoar.store._rows import TABLES, Row, rows_from_record
 from ssoar.store._sqlite import Store, account_rows, exception_rows
 
@@ -173,15 +174,14 @@ def _verify_settlement(
         raise VerificationError(
             session_id, name, "step 3: settlement record is not valid JSON"
         ) from None
-    audit = record.get("audit", {})
     expected = (
         record.get("tenant"),
         record.get("state"),
         record.get("close_reason"),
         record.get("closed_at"),
         record.get("settled_at"),
-        audit.get("merkle_root"),
-        audit.get("tree_size"),
+        record.get("merkle_root"),
+        record.get("tree_size"),
         record.get("key_id"),
     )
     actual = (
@@ -301,7 +301,7 @@ def _verify_totals(
             f"{len(crossings)}",
         )
     tokens = sum(
-        sum(record["ledgers"]["compute"]["usage"].values())
+        sum(record["ledgers"]["compute"]["usage"][part] for part in PART_FIELDS)
         for record in crossings
         if record["ledgers"]["compute"] is not None
     )

@@ -11,6 +11,7 @@ from ssoar.model._money import Money
 
 __all__ = [
     "DEFAULT_REVIEW_COSTS_USD",
+    "REASON_DESCRIPTIONS",
     "ReasonCode",
     "ReviewCosts",
     "SettlementException",
@@ -26,37 +27,64 @@ class ReasonCode(StrEnum):
     """
 
     POLICY_DENIED = "policy_denied"
-    """The booth's policies refused, or would have refused, the crossing."""
     POLICY_ERROR = "policy_error"
-    """A policy failed to evaluate; the booth counts that as a denial."""
     ADMISSION_MISSING = "admission_missing"
-    """The acting participant was never admitted to the session."""
     AUTHORITY_MISSING = "authority_missing"
-    """No grant named the acting participant."""
     AUTHORITY_EXPIRED = "authority_expired"
-    """The grant was expired, revoked or not yet valid when the crossing acted."""
     AUTHORITY_OUT_OF_SCOPE = "authority_out_of_scope"
-    """A grant named the participant, but not this kind of crossing or target."""
     AUTHORITY_UNTRACEABLE = "authority_untraceable"
-    """The delegation chain does not lead back to an admitted participant."""
     ENTITLEMENT_MISSING = "entitlement_missing"
-    """The kind must draw on an entitlement, and no quota applied."""
     ENTITLEMENT_OVERDRAWN = "entitlement_overdrawn"
-    """The crossing used more than its quota had left."""
     PRICE_UNKNOWN = "price_unknown"
-    """The price catalogue has no price for the model."""
     USAGE_MISSING = "usage_missing"
-    """The crossing completed without reporting the usage its ledgers need."""
     USAGE_ESTIMATED = "usage_estimated"
-    """Usage was never reported; the crossing is settled at an estimate."""
     LEDGER_INCOMPLETE = "ledger_incomplete"
-    """A ledger the kind must touch has no usable entry."""
     LEDGER_MISMATCH = "ledger_mismatch"
-    """Two ledgers disagree, such as billed tokens differing from metered tokens."""
     OBLIGATION_OPEN = "obligation_open"
-    """An obligation attached by policy was neither discharged nor carried forward."""
     OPEN_AT_CLOSE = "open_at_close"
-    """The crossing had not finished when the session closed."""
+
+
+REASON_DESCRIPTIONS: Mapping[ReasonCode, str] = {
+    ReasonCode.POLICY_DENIED: (
+        "The booth's policies refused, or would have refused, the crossing. "
+    ),
+    ReasonCode.POLICY_ERROR: (
+        "A policy failed to evaluate; the booth counts that as a denial. "
+    ),
+    ReasonCode.ADMISSION_MISSING: (
+        "The acting participant was never admitted to the session. "
+    ),
+    ReasonCode.AUTHORITY_MISSING: "No grant named the acting participant.",
+    ReasonCode.AUTHORITY_EXPIRED: (
+        "The grant was expired, revoked or not yet valid when the crossing acted. "
+    ),
+    ReasonCode.AUTHORITY_OUT_OF_SCOPE: (
+        "A grant named the participant, but not this kind of crossing or target. "
+    ),
+    ReasonCode.AUTHORITY_UNTRACEABLE: (
+        "The delegation chain does not lead back to an admitted participant. "
+    ),
+    ReasonCode.ENTITLEMENT_MISSING: (
+        "The kind must draw on an entitlement, and no quota applied. "
+    ),
+    ReasonCode.ENTITLEMENT_OVERDRAWN: "The crossing used more than its quota had left.",
+    ReasonCode.PRICE_UNKNOWN: "The price catalogue has no price for the model.",
+    ReasonCode.USAGE_MISSING: (
+        "The crossing completed without reporting the usage its ledgers need. "
+    ),
+    ReasonCode.USAGE_ESTIMATED: (
+        "Usage was never reported; the crossing is settled at an estimate. "
+    ),
+    ReasonCode.LEDGER_INCOMPLETE: "A ledger the kind must touch has no usable entry.",
+    ReasonCode.LEDGER_MISMATCH: (
+        "Two ledgers disagree, such as billed tokens differing from metered tokens. "
+    ),
+    ReasonCode.OBLIGATION_OPEN: (
+        "An obligation attached by policy was neither discharged nor carried forward."
+    ),
+    ReasonCode.OPEN_AT_CLOSE: "The crossing had not finished when the session closed.",
+}
+"""What each reason code means, for reports and documentation."""
 
 
 DEFAULT_REVIEW_COSTS_USD: Mapping[ReasonCode, Decimal] = {

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from ssoar.ledger._authority import AuthorityCheck
 from ssoar.ledger._billing import BillingEntry
 from ssoar.ledger._compute import ComputeEntry
-from ssoar.ledger._entitlement import Overdraft, Transfer
+from ssoar.ledger._entitlement import Overdraft, Transfer, TransferPhase
 from ssoar.model._crossing import Crossing, Decision
 
 __all__ = ["CrossingOutcome", "EntitlementEntry"]
+
+_PHASE_POSITIONS = {
+    TransferPhase.RESERVE: 1,
+    TransferPhase.POST: 2,
+    TransferPhase.RELEASE: 3,
+}
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +40,43 @@ class EntitlementEntry:
         return tuple(seen)
 
     def to_json(self) -> dict[str, object]:
-        """Return the entry as a JSON object."""
+        """Return the entry as a JSON object: one posting per reservation.
+
+        Each posting gives the amounts reserved, posted and released on one
+        account; the transfer ids follow from the crossing and account ids, so
+        the record does not repeat them.
+        """
+        amounts: dict[str, list[Any]] = {}
+        for transfer in self.transfers:
+            entry = amounts.get(transfer.reservation_id)
+            if entry is None:
+                entry = amounts[transfer.reservation_id] = [
+                    transfer.account_id,
+                    _ZERO,
+                    _ZERO,
+                    _ZERO,
+                ]
+            position = _PHASE_POSITIONS[transfer.phase]
+            entry[position] += transfer.amount
+        postings = {
+            reservation: {
+                "account_id": entry[0],
+                "reserved": str(entry[1]),
+                "posted": str(entry[2]),
+                "released": str(entry[3]),
+            }
+            for reservation, entry in amounts.items()
+        }
         return {
-            "transfers": [transfer.to_json() for transfer in self.transfers],
-            "overdrafts": [overdraft.to_json() for overdraft in self.overdrafts],
+            "postings": list(postings.values()),
+            "overdrafts": [
+                {
+                    "account_id": overdraft.account_id,
+                    "requested": str(overdraft.requested),
+                    "available": str(overdraft.available),
+                }
+                for overdraft in self.overdrafts
+            ],
         }
 
 

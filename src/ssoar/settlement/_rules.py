@@ -34,6 +34,7 @@ __all__ = ["CARRY_FORWARD_PREFIX", "find_exceptions", "obligation_dispositions"]
 CARRY_FORWARD_PREFIX = "carry_forward:"
 """Obligations with this prefix outlive the session and are listed in its settlement."""
 
+_PRECEDENCE = {reason: position for position, reason in enumerate(ReasonCode)}
 _BILLING_REASONS = {
     BillingStatus.PRICE_UNKNOWN: ReasonCode.PRICE_UNKNOWN,
     BillingStatus.USAGE_MISSING: ReasonCode.USAGE_MISSING,
@@ -76,8 +77,7 @@ def find_exceptions(
     _check_ledgers(outcome, spec, usage_expected, found)
     _check_agreement(outcome, found)
     _check_final_state(outcome, found)
-    order = list(ReasonCode)
-    reasons = sorted(found, key=order.index)
+    reasons = sorted(found, key=_PRECEDENCE.__getitem__)
     charge = outcome.billing.usage_charge
     exceptions: list[SettlementException] = []
     for position, reason in enumerate(reasons):
@@ -121,6 +121,9 @@ def _check_ledgers(
         # entries are the settlement itself, not per-ledger postings.
         return
     reason = _BILLING_REASONS.get(outcome.billing.status)
+    if reason is ReasonCode.USAGE_MISSING and crossing.state is CrossingState.OPEN:
+        # An unfinished call has reported nothing yet; open_at_close says so.
+        reason = None
     if reason is not None:
         found.setdefault(reason, outcome.billing.message or reason.value)
     expects_usage = usage_expected and Ledger.COMPUTE in spec.ledgers

@@ -13,6 +13,7 @@ from ssoar.audit._canonical import canonical_json
 from ssoar.audit._signing import SigningKey
 from ssoar.ledger._authority import Grant
 from ssoar.ledger._entitlement import Account, Transfer, TransferPhase
+from ssoar.ledger._usage import PART_FIELDS
 from ssoar.model._session import CloseReason, Session, SessionState
 from ssoar.model._time import format_time
 from ssoar.settlement._exceptions import SettlementException
@@ -124,11 +125,9 @@ def build_settlement(
         "obligations": _obligations(outcomes),
         "exceptions": [item.to_json() for item in every_exception],
         "exposure": _exposure(every_exception),
-        "audit": {
-            "hash": "sha256",
-            "merkle_root": merkle_root.hex(),
-            "tree_size": tree_size,
-        },
+        "hash_algorithm": "sha256",
+        "merkle_root": merkle_root.hex(),
+        "tree_size": tree_size,
     }
 
 
@@ -176,8 +175,9 @@ def _token_totals(outcomes: Iterable[CrossingOutcome]) -> dict[str, int]:
     for outcome in outcomes:
         if outcome.compute is None:
             continue
-        for key, value in outcome.compute.usage.to_json().items():
-            totals[key] += value
+        usage = outcome.compute.usage
+        for key in PART_FIELDS:
+            totals[key] += getattr(usage, key)
     totals["total_tokens"] = sum(totals.values())
     return totals
 

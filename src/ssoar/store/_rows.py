@@ -181,7 +181,7 @@ TABLES: dict[str, TableSpec] = {
                 "session_id",
                 "crossing_id",
                 "accounts",
-                "transfers",
+                "postings",
                 "overdrafts",
                 "leaf_index",
             ),
@@ -378,16 +378,18 @@ def _crossing_rows(
                 leaf,
             )
         ],
-        "billing_entries": [_billing_row(ledgers["billing"], session_id, leaf)],
+        "billing_entries": [
+            _billing_row(ledgers["billing"], session_id, crossing_id, leaf)
+        ],
         "ledger_entries": [
             (session_id, crossing_id, ledger, _json(body), leaf)
             for ledger, body in sorted(ledgers.items())
             if ledger not in ("billing", "compute", "entitlement")
         ],
     }
-    if entitlement["transfers"] or entitlement["overdrafts"]:
+    if entitlement["postings"] or entitlement["overdrafts"]:
         accounts = sorted(
-            {item["account_id"] for item in entitlement["transfers"]}
+            {item["account_id"] for item in entitlement["postings"]}
             | {item["account_id"] for item in entitlement["overdrafts"]}
         )
         rows["entitlement_entries"] = [
@@ -395,7 +397,7 @@ def _crossing_rows(
                 session_id,
                 crossing_id,
                 _json(accounts),
-                _json(entitlement["transfers"]),
+                _json(entitlement["postings"]),
                 _json(entitlement["overdrafts"]),
                 leaf,
             )
@@ -423,11 +425,13 @@ def _crossing_rows(
     return rows
 
 
-def _billing_row(billing: Mapping[str, Any], session_id: str, leaf: int) -> Row:
+def _billing_row(
+    billing: Mapping[str, Any], session_id: str, crossing_id: str, leaf: int
+) -> Row:
     charge = billing["usage_charge"] or {}
     return (
         session_id,
-        billing["crossing_id"],
+        crossing_id,
         billing["status"],
         charge.get("amount"),
         charge.get("currency"),

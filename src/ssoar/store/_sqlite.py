@@ -155,7 +155,6 @@ class Store:
 
     def _write_settlement(self, settlement: SignedSettlement) -> None:
         record = settlement.record
-        audit = record["audit"]
         self.connection.execute(
             "INSERT INTO settlements (session_id, tenant, state, close_reason, "
             "closed_at, "
@@ -169,8 +168,8 @@ class Store:
                 record["close_reason"],
                 record["closed_at"],
                 record["settled_at"],
-                audit["merkle_root"],
-                audit["tree_size"],
+                record["merkle_root"],
+                record["tree_size"],
                 settlement.key_id,
                 settlement.public_key,
                 settlement.data,

@@ -143,7 +143,7 @@ CREATE TABLE entitlement_entries (
     session_id TEXT NOT NULL,
     crossing_id TEXT NOT NULL,
     accounts TEXT NOT NULL,
-    transfers TEXT NOT NULL,
+    postings TEXT NOT NULL,
     overdrafts TEXT NOT NULL,
     leaf_index INTEGER NOT NULL,
     PRIMARY KEY (session_id, crossing_id)
