@@ -1,7 +1,7 @@
 """Real traces imported end to end: token totals, billing, conventions, re-import.
 
 Expected values are worked out by hand from the raw files. Prices are the
-providers' list prices in USD per million tokens, so tokens × price gives
+providers' list prices in USD per million tokens, so tokens times price gives
 micro-dollars (µUSD):
 
 - gpt-4o-mini: input 0.15, cached input 0.075, output 0.60
@@ -380,7 +380,8 @@ def test_generation_billed_in_usd(
 ) -> None:
     _, db = shared_import(ALL_LANGFUSE)
     billing = db.billing(f"{trace_id}/{observation_id}")
-    assert (billing["status"], billing["usage_currency"]) == ("priced", "USD")
+    assert billing["status"] == "priced"
+    assert billing["usage_currency"] == "USD"
 
 
 # --- One call in three conventions -------------------------------------------

@@ -33,7 +33,7 @@ import pytest
 
 from ssoar.ledger._pricing import PriceCatalogue, PriceUnknown
 from ssoar.ledger._provider_usage import normalise_usage
-from ssoar.ledger._usage import TokenUsage
+from ssoar.model._usage import TokenUsage
 
 _PRICED_AT = datetime(2025, 11, 6, 12, tzinfo=UTC)
 _MIN_EQUAL_RATIO = 0.95

@@ -16,7 +16,7 @@ from ssoar.ledger._pricing import (
     PriceUnknown,
     resolve_provider_id,
 )
-from ssoar.ledger._usage import TokenUsage, UsageError
+from ssoar.model._usage import TokenUsage, UsageError
 from ssoar.model._money import Money
 
 # gpt-4o is $2.50 per million input tokens, $1.25 per million cached input

@@ -16,7 +16,7 @@ from ssoar.ledger._provider_usage import (
     parse_usage,
     select_rule,
 )
-from ssoar.ledger._usage import (
+from ssoar.model._usage import (
     BREAKDOWN_FIELDS,
     PART_FIELDS,
     TokenUsage,

@@ -20,8 +20,8 @@ from ssoar.errors import InputError
 from ssoar.ingest import _semconv as keys
 from ssoar.ingest._spans import SpanRecord
 from ssoar.ledger._pricing import resolve_provider_id
-from ssoar.ledger._usage import TokenUsage, UsageError
 from ssoar.model._crossing import AttributeValue, UsageSource
+from ssoar.model._usage import TokenUsage, UsageError
 
 __all__ = [
     "Role",
@@ -94,11 +94,10 @@ def read_facts(span: SpanRecord) -> SpanFacts:
             exceeds its total.
     """
     attributes = span.attributes
-    used: set[str] = set()
     invocation = _json_object(attributes.get("llm.invocation_parameters"))
     output = _json_object(attributes.get("output.value"))
     role = _role(span)
-    usage, source, convention = _usage(span, used)
+    usage, source, convention = _usage(span)
     provider_found = span.first(keys.PROVIDER)
     raw_provider = str(provider_found[1]) if provider_found else None
     provider = resolve_provider_id(raw_provider) or (
@@ -111,7 +110,14 @@ def read_facts(span: SpanRecord) -> SpanFacts:
     if response_model is None and span.langfuse is not None:
         response_model = span.langfuse.model
     failed, error = _failure(span)
-    facts = SpanFacts(
+    ignored = sorted(
+        {
+            _INDEX_PATTERN.sub(".*", key)
+            for key in attributes
+            if key not in _USED_KEYS and not key.startswith(_CONTENT_PREFIXES)
+        }
+    )
+    return SpanFacts(
         role=role,
         provider=provider,
         request_model=request_model,
@@ -135,26 +141,11 @@ def read_facts(span: SpanRecord) -> SpanFacts:
         user_id=_text(span.value(keys.USER_ID)),
         failed=failed,
         error=error,
-        ignored_keys=(),
+        ignored_keys=tuple(ignored),
     )
-    used.update(_used_keys())
-    ignored = sorted(
-        {
-            _INDEX_PATTERN.sub(".*", key)
-            for key in attributes
-            if key not in used and not key.startswith(_CONTENT_PREFIXES)
-        }
-    )
-    return _replace_ignored(facts, tuple(ignored))
 
 
-def _replace_ignored(facts: SpanFacts, ignored: tuple[str, ...]) -> SpanFacts:
-    values = {name: getattr(facts, name) for name in SpanFacts.__slots__}
-    values["ignored_keys"] = ignored
-    return SpanFacts(**values)
-
-
-def _used_keys() -> set[str]:
+def _collect_used_keys() -> frozenset[str]:
     used: set[str] = set()
     for group in (
         keys.OPERATION_NAME,
@@ -189,7 +180,11 @@ def _used_keys() -> set[str]:
             "gen_ai.usage.total_tokens",
         }
     )
-    return used
+    return frozenset(used)
+
+
+_USED_KEYS = _collect_used_keys()
+"""Attribute keys the importer reads; every other key is recorded as ignored."""
 
 
 def _role(span: SpanRecord) -> Role:
@@ -224,9 +219,7 @@ def _role(span: SpanRecord) -> Role:
     return "structure"
 
 
-def _usage(
-    span: SpanRecord, used: set[str]
-) -> tuple[TokenUsage | None, UsageSource, str | None]:
+def _usage(span: SpanRecord) -> tuple[TokenUsage | None, UsageSource, str | None]:
     """Read usage from span attributes, else from Langfuse's usage details."""
     input_found = span.first(keys.INPUT_TOKENS)
     output_found = span.first(keys.OUTPUT_TOKENS)

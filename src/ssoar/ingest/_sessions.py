@@ -21,7 +21,6 @@ import orjson
 
 from ssoar.ingest._classify import SpanFacts
 from ssoar.ingest._spans import SpanRecord
-from ssoar.ledger._usage import TokenUsage
 from ssoar.model._crossing import (
     AttributeValue,
     Crossing,
@@ -31,6 +30,7 @@ from ssoar.model._crossing import (
     UsageSource,
 )
 from ssoar.model._participant import Participant, ParticipantClass
+from ssoar.model._usage import TokenUsage
 
 __all__ = ["DraftNote", "SessionDraft", "draft_sessions"]
 

@@ -56,19 +56,11 @@ from ssoar.ledger._provider_usage import (
     parse_usage,
     select_rule,
 )
-from ssoar.ledger._usage import (
-    BREAKDOWN_FIELDS,
-    PART_FIELDS,
-    TokenUsage,
-    UsageError,
-)
 
 __all__ = [
-    "BREAKDOWN_FIELDS",
     "DEFAULT_TOLLS_USD",
     "DELEGATION_DEPTH_MAX",
     "MODEL_SIZES",
-    "PART_FIELDS",
     "PROVIDER_ALIASES",
     "USAGE_RULES",
     "Account",
@@ -95,11 +87,9 @@ __all__ = [
     "QuotaScope",
     "QuotaUnit",
     "Quoter",
-    "TokenUsage",
     "TollSchedule",
     "Transfer",
     "TransferPhase",
-    "UsageError",
     "UsageRule",
     "bill_crossing",
     "estimate_flops",

@@ -9,10 +9,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from ssoar.ledger._usage import TokenUsage, UsageError
 from ssoar.model._crossing import Crossing, CrossingState, UsageSource
 from ssoar.model._money import Money
 from ssoar.model._time import format_time
+from ssoar.model._usage import TokenUsage, UsageError
 
 __all__ = [
     "DEFAULT_TOLLS_USD",

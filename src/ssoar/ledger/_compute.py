@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ssoar.ledger._flops import estimate_flops
-from ssoar.ledger._usage import TokenUsage
 from ssoar.model._crossing import Crossing, UsageSource
+from ssoar.model._usage import TokenUsage
 
 __all__ = ["ComputeEntry", "meter_crossing"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from ssoar.ledger._usage import TokenUsage
+from ssoar.model._usage import TokenUsage
 
 __all__ = [
     "MODEL_SIZES",

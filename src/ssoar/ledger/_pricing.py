@@ -41,9 +41,9 @@ from genai_prices.types import (
 )
 from genai_prices.units import UnitDef, UnitRegistry
 
-from ssoar.ledger._usage import PART_FIELDS, TokenUsage, UsageError
 from ssoar.model._money import Money
 from ssoar.model._time import format_time
+from ssoar.model._usage import PART_FIELDS, TokenUsage, UsageError
 
 __all__ = [
     "PROVIDER_ALIASES",

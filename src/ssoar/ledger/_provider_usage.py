@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssoar.ledger._pricing import resolve_provider_id
-from ssoar.ledger._usage import TokenUsage, UsageError
+from ssoar.model._usage import TokenUsage, UsageError
 
 __all__ = [
     "USAGE_RULES",

@@ -21,9 +21,12 @@ from ssoar.model._template import (
     load_template,
 )
 from ssoar.model._time import format_time, parse_time, utc_now
+from ssoar.model._usage import BREAKDOWN_FIELDS, PART_FIELDS, TokenUsage, UsageError
 
 __all__ = [
+    "BREAKDOWN_FIELDS",
     "BUILTIN_TEMPLATES",
+    "PART_FIELDS",
     "AttributeValue",
     "CloseReason",
     "Crossing",
@@ -40,6 +43,8 @@ __all__ = [
     "SourceRef",
     "Target",
     "Template",
+    "TokenUsage",
+    "UsageError",
     "UsageSource",
     "format_time",
     "load_template",

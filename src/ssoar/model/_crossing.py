@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
-from ssoar.ledger._usage import TokenUsage
 from ssoar.model._time import format_time
+from ssoar.model._usage import TokenUsage
 
 __all__ = [
     "AttributeValue",

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ssoar.errors import SessionError
-from ssoar.ledger._usage import PART_FIELDS
+from ssoar.model._usage import PART_FIELDS
 from ssoar.store._sqlite import Store
 
 __all__ = ["QUESTIONS", "explain_session"]

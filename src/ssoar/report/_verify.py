@@ -31,7 +31,7 @@ import orjson
 from ssoar.audit._merkle import hash_leaf, root_from_leaf_hashes
 from ssoar.audit._signing import SignatureInvalid, compute_key_id, verify_signature
 from ssoar.errors import VerificationError
-from ssoar.ledger._usage import PART_FIELDS
+from ssoar.model._usage import PART_FIELDS
 from ssoar.store._rows import TABLES, Row, rows_from_record
 from ssoar.store._sqlite import Store, account_rows, exception_rows
 

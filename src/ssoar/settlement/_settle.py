@@ -13,9 +13,9 @@ from ssoar.audit._canonical import canonical_json
 from ssoar.audit._signing import SigningKey
 from ssoar.ledger._authority import Grant
 from ssoar.ledger._entitlement import Account, Transfer, TransferPhase
-from ssoar.ledger._usage import PART_FIELDS
 from ssoar.model._session import CloseReason, Session, SessionState
 from ssoar.model._time import format_time
+from ssoar.model._usage import PART_FIELDS
 from ssoar.settlement._exceptions import SettlementException
 from ssoar.settlement._outcome import CrossingOutcome
 from ssoar.settlement._rules import obligation_dispositions
