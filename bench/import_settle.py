@@ -33,6 +33,7 @@ from ssoar.ingest._profile import load_profile  # noqa: E402
 from ssoar.model import utc_now  # noqa: E402
 from ssoar.session._book import BookSettings  # noqa: E402
 from ssoar.store._migrations import MIGRATIONS  # noqa: E402
+from ssoar.store._sqlite import PAGE_SIZE  # noqa: E402
 
 # Crossings of a synthetic session that are not spans: two admissions (the
 # user and the agent) and the closing crossing.
@@ -69,6 +70,7 @@ def run_import(folder: Path, paths: list[Path], database: Path) -> tuple[int, fl
 
 
 def _schema(connection: sqlite3.Connection) -> None:
+    connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = FULL")
     for migration in MIGRATIONS:

@@ -26,7 +26,7 @@ def run_import(
     """Import files into ``db`` the way ``ssoar import`` does, with default settings.
 
     Settings are built here rather than read, so no SSOAR_* variable or
-    ssoar.toml in the working directory changes what a test sees.
+    ssoar.toml in the working directory changes the settings a test runs with.
     """
     settings = Settings(
         db=db,
@@ -145,8 +145,8 @@ def trace_path(real_data: Any) -> Callable[[str], Path]:
 def importer(tmp_path: Path, trace_path: Callable[[str], Path]) -> Importer:
     """Import real trace files, or files a test wrote, into a database under tmp_path.
 
-    Strings name files under the real ``traces/`` folder; paths are used as
-    they are.
+    Strings name files under the real ``traces/`` folder, and paths are used
+    as they are.
     """
 
     def run(
@@ -171,7 +171,7 @@ def shared_import(
     tmp_path_factory: pytest.TempPathFactory,
     import_cache: dict[tuple[str, ...], tuple[ImportResult, Database]],
 ) -> Callable[[Sequence[str]], tuple[ImportResult, Database]]:
-    """Import real files once per test run; tests that only read share the result."""
+    """Import real files once per run, so tests that only read share one database."""
 
     def run(files: Sequence[str]) -> tuple[ImportResult, Database]:
         key = tuple(files)

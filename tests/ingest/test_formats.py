@@ -272,7 +272,7 @@ def test_span_list_crossing(
 
 
 def test_span_list_no_agent_crossing(span_list_db: Any) -> None:
-    """The agent span names a participant; it is not a crossing of its own."""
+    """The agent span names a participant and is not a crossing of its own."""
     found = span_list_db.rows(
         "SELECT crossing_id FROM crossings WHERE crossing_id = ?",
         "5b8efff798038103d269b633813fc60c/00f067aa0ba902b7",
@@ -358,7 +358,7 @@ def _observation_without_id(directory: Path, trace_path: Callable[[str], Path]) 
     return write(directory, "no-id.trace.json", document)
 
 
-# (writer of the bad file, what the error says right after the file name,
+# (writer of the bad file, the text that follows the file name in the error,
 # other text the error contains)
 BAD_INPUTS = [
     pytest.param((_not_json, ": not valid JSON", ["line 2 column 3"]), id="not-json"),
@@ -366,17 +366,17 @@ BAD_INPUTS = [
     pytest.param(
         (
             _negative_count,
-            "#/attributes/gen_ai.usage.input_tokens: ",
-            ["token count -5 is negative"],
+            ": attribute gen_ai.usage.input_tokens=-5",
+            ["is negative"],
         ),
         id="negative-count",
     ),
     pytest.param(
         (
             _negative_count_in_export,
-            "#/resourceSpans/0/scopeSpans/0/spans/0/attributes/"
-            "gen_ai.usage.input_tokens: ",
-            ["token count -5 is negative"],
+            "#/resourceSpans/0/scopeSpans/0/spans/0: attribute "
+            "gen_ai.usage.input_tokens=-5",
+            ["is negative"],
         ),
         id="negative-count-in-export",
     ),
@@ -428,12 +428,12 @@ def _bad_file_error(bad_import: dict[str, Any]) -> str:
 
 
 def test_bad_file_error_names_record(bad_import: dict[str, Any]) -> None:
-    """The error starts with the file name and the JSON pointer of the record."""
+    """The error starts with the file name and, for a bad record, its JSON pointer."""
     error = _bad_file_error(bad_import)
     assert error.startswith(bad_import["bad"] + bad_import["pointer"])
 
 
-def test_bad_file_error_says_why(bad_import: dict[str, Any]) -> None:
+def test_bad_file_error_reason(bad_import: dict[str, Any]) -> None:
     error = _bad_file_error(bad_import)
     for fragment in bad_import["fragments"]:
         assert fragment in error
@@ -445,6 +445,6 @@ def test_bad_file_others_imported(bad_import: dict[str, Any]) -> None:
 
 
 def test_bad_file_only_error(bad_import: dict[str, Any]) -> None:
-    """Only the bad file reports an error; the good ones report their spans."""
+    """Only the bad file reports an error."""
     failed = [item["file"] for item in bad_import["report"]["files"] if item["error"]]
     assert failed == [bad_import["bad"]]

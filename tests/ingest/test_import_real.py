@@ -428,7 +428,7 @@ CONVENTION_COLUMNS = [
 
 
 def _convention_crossings(shared_import: SharedImport) -> list[tuple[Any, Any]]:
-    """Import each convention's file alone; return its one model invocation and db."""
+    """Import each convention's file alone and return its model invocation and db."""
     found = []
     for file in CONVENTIONS:
         _, db = shared_import((file,))
@@ -523,7 +523,7 @@ def test_bad_request_settlement_bills_nothing(shared_import: SharedImport) -> No
 OPENINFERENCE_USAGE = [
     pytest.param(
         "chat-reasoning.json",
-        # Prompt 27; completion 267 of which 192 reasoning, so 75 other output.
+        # Prompt 27, completion 267 of which 192 reasoning, so 75 other output.
         _tokens(27, 75, reasoning=192),
         # 27 × 0.05 + 267 × 0.40 = 1.35 + 106.8 = 108.15 µUSD.
         "0.00010815",
@@ -531,7 +531,7 @@ OPENINFERENCE_USAGE = [
     ),
     pytest.param(
         "chat-detailed-usage.json",
-        # Prompt 12; completion 100, all of it reasoning.
+        # Prompt 12, completion 100, all of it reasoning.
         _tokens(12, 0, reasoning=100),
         # 12 × 0.05 + 100 × 0.40 = 0.6 + 40 = 40.6 µUSD.
         "0.0000406",
@@ -546,7 +546,7 @@ OPENINFERENCE_USAGE = [
     ),
     pytest.param(
         "chat-tools.json",
-        # Prompt 162; completion 287 of which 256 reasoning, so 31 other output.
+        # Prompt 162, completion 287 of which 256 reasoning, so 31 other output.
         _tokens(162, 31, reasoning=256),
         # 162 × 0.05 + 287 × 0.40 = 8.1 + 114.8 = 122.9 µUSD.
         "0.0001229",

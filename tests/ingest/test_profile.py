@@ -66,7 +66,7 @@ def _sorted(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 PROFILES = [
     pytest.param(
         None,
-        # Nobody is declared: both admissions are denied and unauthorised, and
+        # No participant is declared: both admissions are denied and unauthorised, and
         # every crossing the agent invokes lacks admission and a grant.
         _sorted(
             [
@@ -100,7 +100,7 @@ PROFILES = [
     pytest.param(GRANT_USER + GRANT_AGENT + ADMISSION_QUOTA, [], id="clean"),
     pytest.param(
         GRANT_USER + ADMISSION_QUOTA,
-        # The agent is undeclared, so it is not admitted and holds no grant.
+        # The agent is undeclared, so it is not admitted and has no grant.
         _sorted(
             [
                 (ADMIT_AGENT, "policy_denied"),

@@ -70,6 +70,7 @@ class Booth:
     def __init__(self, policies: BoothPolicies) -> None:
         self.policies = policies
         self.template = policies.template
+        self._allowed: dict[tuple[int, bool], tuple[Evaluation, Decision]] = {}
 
     def decide(
         self,
@@ -128,7 +129,14 @@ class Booth:
                 )
             )
         allowed = not reasons
-        return Decision(
+        if allowed:
+            # Allowed decisions differ only by their evaluation, so equal ones
+            # share one object (and its JSON form).
+            key = (id(evaluation), retrospective)
+            cached = self._allowed.get(key)
+            if cached is not None and cached[0] is evaluation:
+                return cached[1]
+        decision = Decision(
             allowed=allowed,
             retrospective=retrospective,
             reasons=tuple(reasons),
@@ -137,6 +145,11 @@ class Booth:
             errors=errors,
             policy_digest=self.policies.digest,
         )
+        if allowed:
+            if len(self._allowed) >= DECISION_MEMO_SIZE_MAX:
+                self._allowed.clear()
+            self._allowed[(id(evaluation), retrospective)] = (evaluation, decision)
+        return decision
 
     def _evaluate(
         self, crossing: Crossing, context: dict[str, object], entities: SessionEntities

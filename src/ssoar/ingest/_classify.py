@@ -268,48 +268,41 @@ def _count(span: SpanRecord, found: tuple[str, Any] | None) -> int:
     if found is None:
         return 0
     key, value = found
-    return _integer(span, f"attributes/{key}", value)
+    return _integer(span, f"attribute {key}", value)
 
 
 def _langfuse_count(span: SpanRecord, details: Mapping[str, Any], key: str) -> int:
     value = details.get(key)
-    return 0 if value is None else _integer(span, f"usageDetails/{key}", value)
+    return 0 if value is None else _integer(span, f"usageDetails {key}", value)
 
 
-def _integer(span: SpanRecord, where: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise InputError(
-            span.file,
-            f"{span.pointer}/{where}",
-            f"expected a token count, found {value!r}",
-        )
-    if isinstance(value, int):
+def _integer(span: SpanRecord, field: str, value: Any) -> int:
+    """Read a token count; ``field`` names where it was read, for the error."""
+    result: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
         result = value
     elif isinstance(value, str | float):
         try:
             number = Decimal(str(value))
         except InvalidOperation:
-            raise InputError(
-                span.file,
-                f"{span.pointer}/{where}",
-                f"expected a token count, found {value!r}",
-            ) from None
-        if number != number.to_integral_value():
-            raise InputError(
-                span.file,
-                f"{span.pointer}/{where}",
-                f"token count {value!r} is not a whole number",
-            )
-        result = int(number)
-    else:
+            number = None
+        if (
+            number is not None
+            and number.is_finite()
+            and number == number.to_integral_value()
+        ):
+            result = int(number)
+    if result is None:
         raise InputError(
             span.file,
-            f"{span.pointer}/{where}",
-            f"expected a token count, found {value!r}",
+            span.pointer,
+            f"{field}={value!r} is not a token count; expected a whole number",
         )
     if result < 0:
         raise InputError(
-            span.file, f"{span.pointer}/{where}", f"token count {value!r} is negative"
+            span.file,
+            span.pointer,
+            f"{field}={value!r} is negative; token counts start at 0",
         )
     return result
 

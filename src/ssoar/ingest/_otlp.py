@@ -65,7 +65,7 @@ def _read_item(file: str, item: Any, pointer: str) -> list[SpanRecord]:
         return [
             SpanRecord(
                 file=file,
-                pointer=pointer or "/",
+                pointer=pointer,
                 format="attributes",
                 name=str(item.get("gen_ai.operation.name") or "span"),
                 trace_id=None,
@@ -161,7 +161,7 @@ def _read_span(
     )
     return SpanRecord(
         file=file,
-        pointer=pointer or "/",
+        pointer=pointer,
         format="otlp",
         name=name,
         trace_id=_id(file, span.get("traceId"), f"{pointer}/traceId"),

@@ -49,10 +49,10 @@ __all__ = [
 IMPORT_FILE_SIZE_MAX = 512 * 1024 * 1024
 """Largest file one import reads, in bytes."""
 _BATCH_CROSSINGS_MAX = 5_000
+"""Crossings written per transaction; whole sessions only."""
 _GC_THRESHOLD_IMPORT = 100_000
 """Allocations between young-generation collections during an import (the
 interpreter's default is 700)."""
-"""Crossings written per transaction; whole sessions only."""
 
 
 @dataclass
@@ -186,6 +186,9 @@ def _import_files(
     progress: ProgressCallback | None,
 ) -> ImportResult:
     result = ImportResult()
+    template = context.booth.template
+    if context.profile is not None:
+        context.profile.check_kinds(list(template.kinds), template.name)
     spans: list[tuple[SpanRecord, SpanFacts]] = []
     for path in paths:
         file_result = FileResult(str(path))
@@ -197,7 +200,6 @@ def _import_files(
             file_result.spans = len(found)
             spans.extend(found)
         result.files.append(file_result)
-    template = context.booth.template
     retrieval_kind = "retrieval" if "retrieval" in template.kinds else "tool_call"
     drafts = draft_sessions(
         spans, imported_at=context.now, retrieval_kind=retrieval_kind

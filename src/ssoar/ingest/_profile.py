@@ -30,7 +30,7 @@ A profile is a TOML file::
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,6 +50,10 @@ _PROFILE_SIZE_MAX = 1_000_000
 _KEYS = frozenset(
     {"tenant", "template", "allowed_jurisdictions", "participant", "quota"}
 )
+_PARTICIPANT_KEYS = frozenset(
+    {"match", "kinds", "targets", "valid_from", "valid_until"}
+)
+_QUOTA_KEYS = frozenset({"id", "scope", "unit", "limit", "currency", "kinds", "match"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,28 @@ class ImportProfile:
     participants: tuple[ParticipantIntent, ...] = ()
     quotas: tuple[tuple[Quota, str], ...] = ()
     """Each quota with the participant pattern it applies to (``*`` for all)."""
+
+    def check_kinds(self, kinds: Collection[str], template: str) -> None:
+        """Check that every crossing kind the profile names is in the template.
+
+        Raises:
+            ProfileError: Naming the entry and the unknown kind.
+        """
+        named = [
+            (f"participant[{index}]", intent.kinds)
+            for index, intent in enumerate(self.participants)
+        ] + [
+            (f"quota[{index}]", quota.kinds)
+            for index, (quota, _) in enumerate(self.quotas)
+        ]
+        for where, entry_kinds in named:
+            unknown = sorted(set(entry_kinds) - set(kinds))
+            if unknown:
+                raise ProfileError(
+                    f"{self.source}: {where} names crossing kind {unknown[0]!r}, which "
+                    f"template {template!r} does not have; its kinds are "
+                    f"{', '.join(kinds)}"
+                )
 
     def declares(self, participant_id: str) -> bool:
         """Whether the profile counts a participant as admitted."""
@@ -163,6 +189,13 @@ def load_profile(path: Path) -> ImportProfile:
             f"{', '.join(sorted(_KEYS))}"
         )
     where = str(path)
+    quota_ids = [entry.get("id") for entry in _tables(data, "quota", where)]
+    for index, quota_id in enumerate(quota_ids):
+        if quota_id in quota_ids[:index]:
+            raise ProfileError(
+                f"{where}: quota[{index}] repeats id {quota_id!r}; give each quota "
+                "its own id"
+            )
     jurisdictions = data.get("allowed_jurisdictions")
     if jurisdictions is not None and not _string_list(jurisdictions):
         raise ProfileError(f"{where}: allowed_jurisdictions must be a list of strings")
@@ -184,7 +217,16 @@ def load_profile(path: Path) -> ImportProfile:
     )
 
 
+def _check_keys(entry: dict[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(known))}"
+        )
+
+
 def _participant(entry: dict[str, Any], where: str) -> ParticipantIntent:
+    _check_keys(entry, _PARTICIPANT_KEYS, where)
     match = entry.get("match")
     if not isinstance(match, str) or not match:
         raise ProfileError(
@@ -208,6 +250,7 @@ def _participant(entry: dict[str, Any], where: str) -> ParticipantIntent:
 
 
 def _quota(entry: dict[str, Any], where: str) -> tuple[Quota, str]:
+    _check_keys(entry, _QUOTA_KEYS, where)
     quota_id = entry.get("id")
     if not isinstance(quota_id, str) or not quota_id:
         raise ProfileError(f"{where}: 'id' must be a non-empty string")
@@ -217,7 +260,8 @@ def _quota(entry: dict[str, Any], where: str) -> tuple[Quota, str]:
     except ValueError:
         raise ProfileError(
             f"{where}: scope must be session, participant or tenant, and unit must be "
-            f"tokens, crossings or money (found scope={entry.get('scope')!r}, "
+            "tokens, crossings or money (found "
+            f"scope={entry.get('scope', 'session')!r}, "
             f"unit={entry.get('unit')!r})"
         ) from None
     try:

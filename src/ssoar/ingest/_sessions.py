@@ -451,6 +451,19 @@ class _Drafter:
             pending.extend(self.children.get(child.key, ()))
         return total
 
+    @staticmethod
+    def _admission_attributes(
+        participant: Participant, span: _Span
+    ) -> dict[str, AttributeValue]:
+        attributes: dict[str, AttributeValue] = {
+            "participant_class": participant.participant_class.value
+        }
+        if span.record.start is None:
+            # First seen in a record without times: the admission is dated at
+            # the import, like the crossing it comes from.
+            attributes["time_source"] = "import"
+        return attributes
+
     def _admissions(self) -> list[Crossing]:
         """Draft admissions for people, agents and every other authority holder."""
         admissions: list[Crossing] = []
@@ -473,9 +486,7 @@ class _Drafter:
                     started_at=when,
                     ended_at=when,
                     state=CrossingState.COMPLETED,
-                    attributes={
-                        "participant_class": participant.participant_class.value
-                    },
+                    attributes=self._admission_attributes(participant, span),
                     source=SourceRef(
                         span.record.file, span.record.pointer, span.record.format
                     ),

@@ -143,6 +143,9 @@ class AuthorityCheck:
     message: str
     chain: tuple[str, ...] = ()
     """Participants from the holder back to the first grantor."""
+    _json: dict[str, object] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def valid(self) -> bool:
@@ -159,8 +162,10 @@ class AuthorityCheck:
         return {"sub": self.chain[-1], **({"act": claim} if claim else {})}
 
     def to_json(self) -> dict[str, object]:
-        """Return the check as a JSON object."""
-        return {
+        """Return the check as a JSON object, built once and shared."""
+        if self._json is not None:
+            return self._json
+        result: dict[str, object] = {
             "status": self.status.value,
             "holder": self.holder,
             "grant_id": self.grant_id,
@@ -168,6 +173,8 @@ class AuthorityCheck:
             "chain": list(self.chain),
             "act": self.act_claim(),
         }
+        object.__setattr__(self, "_json", result)
+        return result
 
 
 @dataclass

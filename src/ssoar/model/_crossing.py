@@ -130,10 +130,18 @@ class Decision:
     """Policy evaluation errors; any error makes the decision a denial."""
     policy_digest: str
     """The SHA-256 of the policy set the decision was taken under."""
+    _json: dict[str, object] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def to_json(self) -> dict[str, object]:
-        """Return the decision as a JSON object."""
-        return {
+        """Return the decision as a JSON object.
+
+        The object is built once and shared: callers must not change it.
+        """
+        if self._json is not None:
+            return self._json
+        result: dict[str, object] = {
             "allowed": self.allowed,
             "retrospective": self.retrospective,
             "reasons": [reason.to_json() for reason in self.reasons],
@@ -142,6 +150,8 @@ class Decision:
             "errors": list(self.errors),
             "policy_digest": self.policy_digest,
         }
+        object.__setattr__(self, "_json", result)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
