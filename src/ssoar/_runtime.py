@@ -21,10 +21,26 @@ def compile_policies(
     template: Template,
     tenant_policies: Path | None = None,
     session_policies: Path | None = None,
+    *,
+    template_policies: Path | None = None,
 ) -> BoothPolicies:
-    """Compile the template's default policies with tenant and session policies."""
-    file, text = template.policy_text()
-    sources = [PolicySource("template", file, text)]
+    """Compile the template layer with tenant and session policies.
+
+    Args:
+        template: The template whose schema the policies are checked against.
+        tenant_policies: A .cedar file or directory added to the template layer.
+        session_policies: A .cedar file or directory added for one session.
+        template_policies: A .cedar file or directory that replaces the
+            template's default policies.
+    """
+    if template_policies is None:
+        file, text = template.policy_text()
+        sources = [PolicySource("template", file, text)]
+    else:
+        sources = [
+            PolicySource("template", name, body)
+            for name, body in read_policy_files(template_policies)
+        ]
     for layer, path in (("tenant", tenant_policies), ("session", session_policies)):
         if path is not None:
             sources.extend(
@@ -60,7 +76,12 @@ class Runtime:
     ) -> Runtime:
         """Load the template and policies, open the store and the signing key."""
         loaded = load_template(template or settings.template)
-        policies = compile_policies(loaded, settings.policy_dir, session_policies)
+        policies = compile_policies(
+            loaded,
+            settings.policy_dir,
+            session_policies,
+            template_policies=settings.template_policies,
+        )
         store = open_store(settings)
         return cls(
             settings=settings,

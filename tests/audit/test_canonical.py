@@ -73,7 +73,7 @@ def test_key_order_utf16() -> None:
         assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
 
 
-def test_string_escapes() -> None:
+def test_string_escapes_match_rfc() -> None:
     value = ["\b\t\n\f\r", '"\\', "\x0f\x1f", "\x7f/\u2028"]
     expected = '["\\b\\t\\n\\f\\r","\\"\\\\","\\u000f\\u001f","\x7f/\u2028"]'
     assert canonical_json(value) == expected.encode("utf-8")

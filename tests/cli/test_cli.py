@@ -25,7 +25,7 @@ VALID_POLICY = """\
 @id("tenant.models.allow")
 permit (principal, action == Action::"model_invocation", resource);
 """
-# Line 5 holds a syntax error: the comma between action and resource is missing.
+# Line 5 contains a syntax error: the comma between action and resource is missing.
 INVALID_POLICY = """\
 // Tenant rules.
 @id("tenant.tools.allow")
@@ -232,13 +232,11 @@ def test_import_failed_file_exits_1(real_data: Any, tmp_path: Path) -> None:
 
 def test_import_unknown_shape_exits_1(tmp_path: Path) -> None:
     """A JSON file that is no trace format fails the import."""
-    odd = tmp_path / "odd.json"
-    odd.write_text('{"answer": 42}', encoding="utf-8")
-    result = invoke(
-        "import", str(odd), *_storage(tmp_path / "a.db", tmp_path / "a.key")
-    )
+    (tmp_path / "odd.json").write_text('{"answer": 42}', encoding="utf-8")
+    storage = _storage(tmp_path / "a.db", tmp_path / "a.key")
+    result = invoke("import", "odd.json", *storage)
     assert result.exit_code == 1
-    assert "odd.json" in result.stderr
+    assert "error: odd.json: not a span" in _flat(result.stderr)
 
 
 @pytest.mark.parametrize("name", [CREWAI, OTLP_TOOLS])
@@ -405,7 +403,7 @@ def test_policy_check_valid_lists_policies(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("template", BUILTIN_TEMPLATES)
 def test_policy_show_passes_check(tmp_path: Path, template: str) -> None:
-    """Policies printed by ``policy show``, saved as its example says, pass check."""
+    """Policies saved from ``policy show`` as its help example does pass check."""
     shown = invoke("policy", "show", template)
     assert shown.exit_code == 0
     assert "@id(" in shown.stdout

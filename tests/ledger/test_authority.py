@@ -161,7 +161,7 @@ def check(
     return ledger.check(holder, kind, target, T0 + hours * HOUR, roots)
 
 
-def test_check_valid() -> None:
+def test_check_valid_grant() -> None:
     result = check(ledger_with_root())
     assert result.status is AuthorityStatus.VALID
     assert result.valid is True
@@ -169,7 +169,7 @@ def test_check_valid() -> None:
     assert result.chain == ("agent:a", TENANT)
 
 
-def test_check_missing() -> None:
+def test_check_missing_grant() -> None:
     result = check(ledger_with_root(), holder="agent:nobody")
     assert result.status is AuthorityStatus.MISSING
     assert result.grant_id is None
@@ -196,7 +196,7 @@ def test_check_out_of_scope(kind: str, target: str) -> None:
         (12, AuthorityStatus.EXPIRED),
     ],
 )
-def test_check_window(hours: float, status: AuthorityStatus) -> None:
+def test_check_window_bounds(hours: float, status: AuthorityStatus) -> None:
     """The window includes not_before and excludes expires_at."""
     assert check(ledger_with_root(), hours=hours).status is status
 

@@ -232,7 +232,7 @@ def test_post_within_limit_empty_account() -> None:
 
 
 def test_post_within_limit_journals_transfers() -> None:
-    """The ledger's transfer journal holds every transfer it returns."""
+    """The ledger's transfer journal contains every transfer it returns."""
     ledger = ledger_with(a="10")
     transfers, _ = ledger.post_within_limit("c1", [("a", D(4))])
     assert ledger.transfers == transfers

@@ -126,7 +126,7 @@ def test_sessions_by_state(ledger: Ledger) -> None:
 
 
 def test_sessions_literal(ledger: Ledger) -> None:
-    """The admitting profile settles acme clean; beta has no profile, so unclean."""
+    """The admitting profile settles acme clean, and beta without one is unclean."""
     assert report(ledger)["sessions"] == {
         "total": 3,
         "settled": 2,

@@ -279,7 +279,7 @@ def test_placement_empty_incomplete() -> None:
     assert reasons_of(outcome) == ["ledger_incomplete"]
 
 
-def test_reservation_mismatch() -> None:
+def test_reservation_mismatch_reported() -> None:
     outcome = model_outcome(
         entitlement=EntitlementEntry(reservation("acct", "5", "3", "1"))
     )
@@ -423,7 +423,7 @@ def test_exception_to_json() -> None:
         (CrossingState.COMPLETED, "carry_forward:x", "carried_forward"),
     ],
 )
-def test_obligation_disposition(
+def test_obligation_disposition_by_state(
     state: CrossingState, obligation: str, disposition: str
 ) -> None:
     outcome = kind_outcome(

@@ -170,7 +170,7 @@ def test_exception_makes_unclean() -> None:
     assert settle()["state"] == "settled_unclean"
 
 
-def test_record_header() -> None:
+def test_settlement_record_header() -> None:
     record = settle()
     assert record["format"] == "ssoar-settlement/1"
     assert record["type"] == "settlement"
@@ -183,7 +183,7 @@ def test_record_header() -> None:
 # Totals
 
 
-def test_crossing_totals() -> None:
+def test_settlement_crossing_totals() -> None:
     assert settle()["crossings"] == {
         "total": 4,
         "reconciled": 2,
@@ -214,7 +214,7 @@ def test_billing_totals_per_currency() -> None:
     assert Decimal(totals["tolls_assessed"]) == Decimal(0)
 
 
-def test_compute_totals() -> None:
+def test_settlement_compute_totals() -> None:
     compute = settle()["totals"]["compute"]
     # Three model calls of 100 input and 20 output tokens each.
     assert compute["tokens"]["input_uncached_tokens"] == 300
@@ -226,7 +226,7 @@ def test_compute_totals() -> None:
     assert compute["crossings_with_unknown_flops"] == 2
 
 
-def test_exposure_totals() -> None:
+def test_settlement_exposure_totals() -> None:
     exposure = settle()["exposure"]
     # Money at risk 0.25; review 50 + 40 + 5 = 95.
     usd_exposure = exposure["by_currency"]["USD"]
@@ -245,7 +245,7 @@ def test_exceptions_listed_in_order() -> None:
     ]
 
 
-def test_obligations_grouped() -> None:
+def test_settlement_obligations_grouped() -> None:
     crossing = OUTCOMES[0].crossing
     outcome = CrossingOutcome(
         crossing=crossing,
@@ -264,7 +264,7 @@ def test_obligations_grouped() -> None:
     }
 
 
-def test_authority_totals() -> None:
+def test_settlement_authority_totals() -> None:
     scope = GrantScope(frozenset({"tool_call"}))
     grants = [
         Grant("g-1", "tenant:acme", "agent:a", scope, OPENED, CLOSED, session_id="s-1"),
@@ -279,7 +279,7 @@ def test_authority_totals() -> None:
     }
 
 
-def test_entitlement_totals() -> None:
+def test_settlement_entitlement_totals() -> None:
     quota = Quota("q", QuotaScope.SESSION, QuotaUnit.TOKENS, Decimal(500))
     account = Account("acct", quota, "s-1")
     reserve = Transfer(
@@ -336,7 +336,7 @@ def test_entitlement_totals() -> None:
 # Signature
 
 
-def test_signature_verifies() -> None:
+def test_settlement_signature_verifies() -> None:
     signed = sign_settlement(settle(), KEY)
     verify_signature(signed.public_key, signed.signature, signed.data)
 

@@ -1,6 +1,6 @@
 """Tamper detection: any changed, deleted or added stored value fails verification.
 
-The database holds the five Langfuse traces (imported with a profile, so the
+The database contains the five Langfuse traces (imported with a profile, so the
 grant, quota and entitlement tables fill up) and the OTLP OpenInference spans
 (imported without one). Every change runs on a fresh in-memory copy of that
 database and is checked with ``verify_store``, the function behind
@@ -94,7 +94,7 @@ class Database:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What verification said about one tampered copy."""
+    """The verification failures for one tampered copy."""
 
     table: str
     column: str
@@ -140,7 +140,9 @@ def _build(langfuse: Path, otlp: Path, folder: Path) -> Database:
 
 @pytest.fixture
 def database(
-    real_data: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any
+    real_data: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Database:
     """Build the database once per test run and hand every test the same file."""
     for name in ("SSOAR_DB", "SSOAR_KEY_FILE", "SSOAR_TENANT", "SSOAR_TEMPLATE"):
@@ -247,7 +249,7 @@ def _update(
     column: str,
     value: Any,
 ) -> Any:
-    """Set one value; an integer key that would collide moves far past the others.
+    """Set one value. An integer key that would collide moves past every other key.
 
     Returns:
         The value actually stored.
@@ -290,7 +292,7 @@ def _run_verify(
 def _sessions_to_check(
     connection: sqlite3.Connection, touched: set[str | None]
 ) -> list[str] | None:
-    """Return the touched sessions a full verification covers; None means all."""
+    """Return the touched sessions a full verification covers, or None for all."""
     if None in touched:
         return None
     return sorted(_stored_session_ids(connection) & touched)
@@ -383,8 +385,8 @@ def _summary(outcomes: list[Outcome]) -> str:
 def _extra_row(
     connection: sqlite3.Connection, table: str, session_id: str
 ) -> dict[str, Any]:
-    """Return a row of ``session_id`` for ``table``: a stored one, or a made-up
-    one when the table is empty."""
+    """Return the last stored row of ``session_id`` in ``table``, or a made-up row
+    when there is none."""
     columns = _columns(connection, table)
     names = [name for name, _ in columns]
     if "session_id" in names:
@@ -453,8 +455,8 @@ def test_database_fills_tables(database: Database) -> None:
     """Every table has rows, so the sweeps below change something in each.
 
     NOTE: imports post every quota amount at once, so no reservation is open
-    at close and entitlement_releases stays empty; the held-reservation test
-    below reaches that table.
+    at close and entitlement_releases stays empty. The open-reservation test
+    below is the only one that reaches that table.
     """
     with sqlite3.connect(database.path) as reader:
         empty = sorted(
@@ -516,7 +518,7 @@ def test_extra_row_in_session(database: Database, table: str) -> None:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_extra_row_of_unknown_session(database: Database, table: str) -> None:
-    """A full verify fails when a table holds a row of a session nothing else has."""
+    """A full verify fails when a table contains a row of a session with no leaves."""
     connection = _copy(database.path)
     row = _extra_row(connection, table, _richest_session(connection))
     if "session_id" in row:
@@ -530,7 +532,7 @@ def test_extra_row_of_unknown_session(database: Database, table: str) -> None:
     assert failures != ()
 
 
-def test_duplicate_leaf_record_id_fails_verify(database: Database) -> None:
+def test_leaf_record_id_change_fails_verify(database: Database) -> None:
     """Renaming a leaf's record_id (the id ``ssoar prove`` looks up) fails verify."""
     connection = _copy(database.path)
     session_id = _richest_session(connection)
@@ -571,21 +573,23 @@ def test_policy_sources_not_json_fails_verify(database: Database) -> None:
     assert failures != ()
 
 
-def test_held_reservation_settles(tmp_path: Path, monkeypatch: Any) -> None:
+def test_open_reservation_released_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reservation still open at close is released, stored and verified.
 
-    This is the only way a session gets entitlement_releases rows, so the
-    test also changes each value of that row and expects verify to fail.
+    Only such a release writes an entitlement_releases row, so the test also
+    changes each value of that row and expects verify to fail.
     """
     for name in ("SSOAR_DB", "SSOAR_KEY_FILE", "SSOAR_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     settings = load_settings(
-        {"db": tmp_path / "held.db", "key_file": tmp_path / "held.key"}, environ={}
+        {"db": tmp_path / "open.db", "key_file": tmp_path / "open.key"}, environ={}
     )
     runtime = Runtime.open(settings)
     opened = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    session = Session("live:held", "default", runtime.template.name, opened, "live")
+    session = Session("live:open", "default", runtime.template.name, opened, "live")
     book = SessionBook(
         session,
         runtime.booth,
@@ -593,10 +597,10 @@ def test_held_reservation_settles(tmp_path: Path, monkeypatch: Any) -> None:
         BookSettings(tolls=settings.tolls, review_costs=settings.review_costs),
     )
     quota = Quota("tokens", QuotaScope.SESSION, QuotaUnit.TOKENS, Decimal(100))
-    account = Account("live:held/quota/tokens", quota, "live:held")
+    account = Account("live:open/quota/tokens", quota, "live:open")
     book.open_account(account)
     book.entitlement.reserve_all(
-        "live:held/call-1", [(account.account_id, Decimal(40))]
+        "live:open/call-1", [(account.account_id, Decimal(40))]
     )
     settlement, _ = book.close(
         reason=CloseReason.IMPORTED,
@@ -608,9 +612,9 @@ def test_held_reservation_settles(tmp_path: Path, monkeypatch: Any) -> None:
         runtime.store.save_policies(runtime.booth.policies)
         runtime.store.write_session(book.log.leaves, book.log.records, settlement)
     runtime.close()
-    held = Database(settings.db, runtime.key.public_key)
-    assert _run_verify(_copy(held.path), held.public_key, None) == ((), None)
-    with sqlite3.connect(held.path) as reader:
+    opened_db = Database(settings.db, runtime.key.public_key)
+    assert _run_verify(_copy(opened_db.path), opened_db.public_key, None) == ((), None)
+    with sqlite3.connect(opened_db.path) as reader:
         releases = _rows(reader, "entitlement_releases")
         columns = _columns(reader, "entitlement_releases")
         key = _primary_key(reader, "entitlement_releases")
@@ -618,9 +622,9 @@ def test_held_reservation_settles(tmp_path: Path, monkeypatch: Any) -> None:
     misses: list[str] = []
     for column, declared_type in columns:
         for label, value in _changed_values(releases[0][column], declared_type):
-            connection = _copy(held.path)
+            connection = _copy(opened_db.path)
             _update(connection, "entitlement_releases", key, releases[0], column, value)
-            failures, error = _run_verify(connection, held.public_key, None)
+            failures, error = _run_verify(connection, opened_db.public_key, None)
             if error is not None or not failures:
                 misses.append(f"{column} {label}: {error or 'verify passed'}")
     assert misses == []

@@ -33,11 +33,12 @@ def canonical_json(value: Any) -> bytes:
         CanonicalJSONError: If the value holds an integer beyond 2**53 - 1, a
             non-string key, or nests deeper than 64 levels.
     """
-    if _is_fast_path(value, 0):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     try:
+        if _is_fast_path(value, 0):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
+        # orjson and rfc8785 reject lone surrogates, NaN and infinities.
         raise CanonicalJSONError(f"value has no canonical JSON form: {error}") from None
 
 
@@ -46,10 +47,14 @@ def canonical_record_json(record: Any) -> bytes:
 
     Records come from the ``to_json`` methods of ssoar's own types, whose
     fields are strings, integers, booleans, null, lists and objects, never
-    floats (crossing attributes reject them). For that subset orjson with
-    sorted keys writes exactly the RFC 8785 bytes whenever every key is
-    ASCII, and it rejects integers beyond 53 bits. Output with any non-ASCII
-    byte goes through ``canonical_json``, which checks the keys.
+    floats (crossing attributes reject them, and the test suite checks that
+    generated records hold none). For that subset orjson with sorted keys
+    writes exactly the RFC 8785 bytes whenever every key is ASCII, and it
+    rejects integers beyond 53 bits. Output with any non-ASCII byte goes
+    through ``canonical_json``, which checks the keys.
+
+    Pass anything else to ``canonical_json``: this function does not look for
+    floats, which RFC 8785 writes differently (``1`` for ``1.0``).
     """
     try:
         data = orjson.dumps(

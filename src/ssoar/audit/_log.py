@@ -9,7 +9,7 @@ from typing import Any
 from ssoar.audit._canonical import canonical_record_json
 from ssoar.audit._merkle import MerkleFrontier, hash_leaf
 
-__all__ = ["Leaf", "SessionLog"]
+__all__ = ["Leaf", "SessionLog", "record_id_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,27 @@ class SessionLog:
     def root(self) -> bytes:
         """Return the Merkle root over every leaf so far."""
         return self.frontier.root()
+
+
+def record_id_of(record: dict[str, Any]) -> str:
+    """Return the id a leaf of this record must carry.
+
+    Raises:
+        KeyError: If the record lacks the field its id comes from.
+    """
+    record_type = record["type"]
+    if record_type == "session":
+        return str(record["session_id"])
+    if record_type == "participant":
+        return str(record["participant"]["participant_id"])
+    if record_type == "grant":
+        return str(record["grant"]["grant_id"])
+    if record_type == "account":
+        return str(record["account"]["account_id"])
+    if record_type == "crossing":
+        return str(record["crossing"]["crossing_id"])
+    if record_type == "revocation":
+        return f"revocation:{record['grant_id']}"
+    if record_type == "release":
+        return str(record["transfer"]["transfer_id"])
+    raise KeyError(f"record type {record_type!r}")

@@ -32,6 +32,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ssoar.audit._log import record_id_of
 from ssoar.audit._merkle import HASH_SIZE, ProofError, hash_leaf, verify_inclusion
 
 __all__ = ["PROOF_FORMAT", "InclusionProofDocument", "ProofError"]
@@ -175,6 +176,8 @@ class InclusionProofDocument:
 
         Steps, in order:
 
+        0. record: the record is an audit record with the document's
+           ``record_id``, in the document's session.
         1. leaf hash: ``leaf_hash`` is the hash of ``record``.
         2. inclusion proof: the proof leads from the leaf hash to ``root`` at
            ``tree_size``.
@@ -192,6 +195,7 @@ class InclusionProofDocument:
         Raises:
             ProofError: A step failed. The message names the step.
         """
+        self._verify_identity()
         computed_leaf_hash = hash_leaf(self.record)
         if computed_leaf_hash != self.leaf_hash:
             raise ProofError(
@@ -206,6 +210,22 @@ class InclusionProofDocument:
         settlement = _decode_settlement(self.settlement)
         self._verify_settlement_root(settlement.record)
         _verify_settlement_signature(settlement)
+
+    def _verify_identity(self) -> None:
+        """Step 0: the record is the one the document names, in its session."""
+        try:
+            record = json.loads(self.record)
+            stated = record_id_of(record)
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ProofError(
+                f"record check failed: not an audit record ({error})"
+            ) from None
+        if record.get("session_id") != self.session_id or stated != self.record_id:
+            raise ProofError(
+                f"record check failed: the document names {self.record_id!r} in "
+                f"session {self.session_id!r}, but the record is {stated!r} in "
+                f"session {record.get('session_id')!r}"
+            )
 
     def _verify_settlement_root(self, settlement_record: bytes) -> None:
         try:

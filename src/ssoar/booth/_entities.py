@@ -39,7 +39,7 @@ class SessionEntities:
     targets are added to the handle as they appear instead of rebuilding it.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, keep_memo_on_add: bool = False) -> None:
         self.session_uid = {"type": "Session", "id": session.session_id}
         self._known: set[tuple[str, str]] = {("Session", session.session_id)}
         first = {
@@ -52,8 +52,8 @@ class SessionEntities:
         """Evaluations of requests already seen against the current entities.
 
         Cedar is deterministic: the same policies, entities and request give
-        the same outcome, so a repeated request reuses its evaluation. Adding
-        an entity can change outcomes, so it empties the memo."""
+        the same outcome, so a repeated request reuses its evaluation."""
+        self._keep_memo_on_add = keep_memo_on_add
 
     def add_participant(self, participant: Participant) -> None:
         """Add a participant, once."""
@@ -91,4 +91,25 @@ class SessionEntities:
         }
         self.handle = self.handle.with_added_json_str(json.dumps([entity]))
         self._known.add(key)
-        self.memo.clear()
+        self._forget(entity_type, entity_id)
+
+    def _forget(self, entity_type: str, entity_id: str) -> None:
+        """Drop the evaluations a new entity can change.
+
+        A new entity has only the session as its parent, so it never changes
+        the ancestors of an entity a request already named. It changes an
+        earlier outcome only where that request named it as principal or
+        resource (it was missing then), or through a policy that reads a
+        literal entity's attributes, which empties the memo.
+        """
+        if not self._keep_memo_on_add:
+            self.memo.clear()
+            return
+        stale = [
+            key
+            for key in self.memo
+            if (entity_type == "Participant" and key[0] == entity_id)
+            or (key[2] == entity_type and key[3] == entity_id)
+        ]
+        for key in stale:
+            del self.memo[key]

@@ -28,19 +28,29 @@ app = typer.Typer(
     help=(
         "Put a policy booth at every crossing of a session, post each crossing to "
         "the compute, billing, entitlement and authority ledgers, and settle each "
-        "session into one signed record."
+        "session into one signed record.\n\n"
+        "Example: ssoar import traces/*.json --db ssoar.db && "
+        "ssoar report --db ssoar.db"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-policy_app = typer.Typer(help="Check and show booth policies.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help=(
+        "Check and show booth policies.\n\n"
+        "Example: ssoar policy show generic > base.cedar && "
+        "ssoar policy check --template-policies base.cedar"
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(policy_app, name="policy")
 
 # Markup stays off: ids and policy names contain brackets that Rich would
 # otherwise read as style tags and drop.
 stdout = Console(highlight=False, markup=False)
-stderr = Console(stderr=True, highlight=False, markup=False)
+# Errors are never wrapped, so a long path stays on one line in logs.
+stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
@@ -59,6 +69,16 @@ KeyOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TemplatePoliciesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--template-policies",
+        help=(
+            "A .cedar file or directory that replaces the template's default "
+            "policies [env: SSOAR_TEMPLATE_POLICIES]."
+        ),
+    ),
+]
 
 
 def _fail(message: str, hint: str | None = None, *, code: int = 2) -> NoReturn:
@@ -120,6 +140,7 @@ def import_command(
             help="Tenant .cedar file or directory, added to the template's policies.",
         ),
     ] = None,
+    template_policies: TemplatePoliciesOption = None,
     db: DbOption = None,
     key_file: KeyOption = None,
     json_output: JsonOption = False,
@@ -131,7 +152,12 @@ def import_command(
     from ssoar.cli._import import run_import
 
     settings = _settings(
-        db=db, key_file=key_file, tenant=tenant, template=template, policy_dir=policies
+        db=db,
+        key_file=key_file,
+        tenant=tenant,
+        template=template,
+        policy_dir=policies,
+        template_policies=template_policies,
     )
     try:
         code = run_import(
@@ -238,8 +264,12 @@ def verify_command(
     from ssoar.report._verify import verify_store
 
     settings = _settings(db=db, key_file=key_file)
-    trusted = _trusted_key(settings, public_key)
     store = _open_existing(settings)
+    try:
+        trusted = _trusted_key(settings, public_key)
+    except typer.Exit:
+        store.close()
+        raise
     try:
         report = verify_store(store, trusted, session_ids or None)
     finally:
@@ -298,14 +328,21 @@ def prove_command(
 
 @policy_app.command("check")
 def policy_check_command(
-    path: Annotated[Path, typer.Argument(help="A .cedar file or a directory of them.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Tenant policies: a .cedar file or a directory of them."),
+    ] = None,
     template: Annotated[
         str,
         typer.Option(help="Template whose schema the policies are validated against."),
     ] = "agentic-workflow",
+    template_policies: TemplatePoliciesOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Parse and validate policies against a template's schema, with the template's own.
+    """Check that policies load: parse them and validate them against the schema.
+
+    The tenant policies are checked together with the template layer (the
+    template's defaults, or --template-policies), as an import loads them.
 
     Example: ssoar policy check ./policies --template generic
     """
@@ -313,7 +350,7 @@ def policy_check_command(
 
     try:
         loaded = load_template(template)
-        policies = compile_policies(loaded, path)
+        policies = compile_policies(loaded, path, template_policies=template_policies)
     except SsoarError as error:
         if json_output:
             _print_json({"ok": False, "error": str(error)})
@@ -323,7 +360,11 @@ def policy_check_command(
             "fix the policy at that line; 'ssoar policy show' prints the defaults",
             code=1,
         )
-    tenant = [info for info in policies.infos if info.layer == "tenant"]
+    checked = [
+        info
+        for info in policies.infos
+        if info.layer == "tenant" or template_policies is not None
+    ]
     if json_output:
         _print_json(
             {
@@ -333,20 +374,21 @@ def policy_check_command(
                 "policies": [
                     {
                         "id": info.policy_id,
+                        "layer": info.layer,
                         "effect": info.effect,
                         "file": info.file,
                         "line": info.line,
                     }
-                    for info in tenant
+                    for info in checked
                 ],
             }
         )
         return
     stdout.print(
-        f"{len(tenant)} policies valid against template {loaded.name} (digest "
-        f"{policies.digest})"
+        f"{len(checked)} policies valid against template {loaded.name} "
+        f"(policy set digest {policies.digest})"
     )
-    for info in tenant:
+    for info in checked:
         stdout.print(f"  {info.effect:<7} {info.policy_id}  {info.file}:{info.line}")
 
 

@@ -116,15 +116,10 @@ def _render(
         f"read {read} spans from {len(result.files) - len(result.failed_files)} of "
         f"{len(result.files)} files into {settings.db}"
     )
-    table = Table(
-        "session",
-        "status",
-        "state",
-        "crossings",
-        "exceptions",
-        box=None,
-        pad_edge=False,
-    )
+    table = Table(box=None, pad_edge=False)
+    table.add_column("session", no_wrap=True)
+    for header in ("status", "state", "crossings", "exceptions"):
+        table.add_column(header, overflow="fold")
     for session in result.sessions:
         table.add_row(
             session.session_id,

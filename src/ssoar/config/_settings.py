@@ -68,6 +68,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Template of imported sessions: a built-in name or a template file.",
     ),
     Setting(
+        "template_policies",
+        "SSOAR_TEMPLATE_POLICIES",
+        None,
+        "./policies/base.cedar",
+        "A .cedar file or directory that replaces the template's default "
+        "policies (start from 'ssoar policy show').",
+    ),
+    Setting(
         "policy_dir",
         "SSOAR_POLICY_DIR",
         None,
@@ -88,6 +96,7 @@ class Settings:
     tenant: str
     template: str
     policy_dir: Path | None
+    template_policies: Path | None = None
     tolls: TollSchedule = field(default_factory=TollSchedule)
     review_costs: ReviewCosts = field(default_factory=ReviewCosts)
     config_file: Path | None = None
@@ -139,12 +148,16 @@ def load_settings(
             f"tenant={tenant!r} is invalid; use letters, digits, '-' and '_'"
         )
     policy_dir = Path(values["policy_dir"]) if values["policy_dir"] else None
+    template_policies = (
+        Path(values["template_policies"]) if values["template_policies"] else None
+    )
     return Settings(
         db=db,
         key_file=key_file,
         tenant=tenant,
         template=str(values["template"]),
         policy_dir=policy_dir,
+        template_policies=template_policies,
         tolls=_tolls(config.get("tolls"), config_path),
         review_costs=_review_costs(config.get("review_costs"), config_path),
         config_file=config_path,

@@ -203,9 +203,19 @@ def decode_attributes(file: str, raw: Any, pointer: str) -> dict[str, Any]:
             raise InputError(
                 file, f"{pointer}/{index}", 'expected {"key": ..., "value": ...}'
             )
-        decoded[entry["key"]] = _value(
-            file, entry.get("value"), f"{pointer}/{index}/value", 0
-        )
+        value = entry.get("value")
+        # Strings and integers are nearly every attribute; read them without
+        # building an error pointer, and send anything else the careful way.
+        if type(value) is dict and len(value) == 1:
+            string = value.get("stringValue")
+            if type(string) is str:
+                decoded[entry["key"]] = string
+                continue
+            number = value.get("intValue")
+            if type(number) is str and number.isdigit():
+                decoded[entry["key"]] = int(number)
+                continue
+        decoded[entry["key"]] = _value(file, value, f"{pointer}/{index}/value", 0)
     return decoded
 
 

@@ -153,13 +153,17 @@ class AuthorityCheck:
         return self.status is AuthorityStatus.VALID
 
     def act_claim(self) -> dict[str, object] | None:
-        """Return the chain as an RFC 8693 ``act`` claim, the holder outermost."""
+        """Return the chain as an RFC 8693 ``act`` claim.
+
+        The holder, who acts now, is the outermost ``sub``; each nested
+        ``act`` is the party before it, down to the first grantor.
+        """
         if not self.chain:
             return None
-        claim: dict[str, object] | None = None
+        claim: dict[str, object] = {"sub": self.chain[-1]}
         for subject in reversed(self.chain[:-1]):
-            claim = {"sub": subject, **({"act": claim} if claim else {})}
-        return {"sub": self.chain[-1], **({"act": claim} if claim else {})}
+            claim = {"sub": subject, "act": claim}
+        return claim
 
     def to_json(self) -> dict[str, object]:
         """Return the check as a JSON object, built once and shared."""
@@ -185,13 +189,15 @@ class AuthorityLedger:
     revoked_at: dict[str, datetime] = field(default_factory=dict)
     by_grantee: dict[str, list[Grant]] = field(default_factory=dict)
     _valid: dict[
-        tuple[str, str, str | None], tuple[AuthorityCheck, datetime, datetime]
+        tuple[str, str, str | None, int],
+        tuple[AuthorityCheck, datetime, datetime, Collection[str]],
     ] = field(default_factory=dict)
-    """Valid checks by (holder, kind, target), with the window the chain holds in.
+    """Valid checks by (holder, kind, target, roots), with the chain's window.
 
-    A valid chain stays valid for every instant inside its window, and more
-    admitted participants never invalidate it; issuing or revoking a grant
-    empties this cache."""
+    A valid chain stays valid for every instant inside its window. It was
+    traced to one collection of trusted roots, which only grows while a
+    session is open, so the cache entry holds only for that same collection.
+    Issuing or revoking a grant empties the cache."""
 
     def issue(self, grant: Grant) -> Grant:
         """Record a grant, checking that delegation only narrows.
@@ -255,8 +261,13 @@ class AuthorityLedger:
             trusted_roots: Grantors a chain may start from: admitted
                 participants and ``tenant:<name>``.
         """
-        cached = self._valid.get((holder, kind, target))
-        if cached is not None and cached[1] <= at < cached[2]:
+        key = (holder, kind, target, id(trusted_roots))
+        cached = self._valid.get(key)
+        if (
+            cached is not None
+            and cached[3] is trusted_roots
+            and cached[1] <= at < cached[2]
+        ):
             return cached[0]
         candidates = self.by_grantee.get(holder, [])
         if not candidates:
@@ -277,7 +288,7 @@ class AuthorityLedger:
         for outcome in outcomes:
             if outcome.valid:
                 start, end = self._chain_window(outcome.grant_id)
-                self._valid[(holder, kind, target)] = (outcome, start, end)
+                self._valid[key] = (outcome, start, end, trusted_roots)
                 return outcome
         return outcomes[0]
 

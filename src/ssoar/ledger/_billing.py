@@ -240,10 +240,21 @@ def _bill_route(crossing: Crossing, toll: Money) -> BillingEntry:
             None,
             message="the route reported no cost",
         )
+    try:
+        charge = Money.parse(cost, currency, field="route_cost")
+    except ValueError as error:
+        return BillingEntry(
+            crossing.crossing_id,
+            BillingStatus.PRICE_UNKNOWN,
+            None,
+            toll,
+            None,
+            message=f"the route's cost cannot be read: {error}",
+        )
     return BillingEntry(
         crossing.crossing_id,
         BillingStatus.PRICED,
-        Money(Decimal(cost), currency),
+        charge,
         toll,
         None,
         price_ref=f"route cost {cost} {currency}",

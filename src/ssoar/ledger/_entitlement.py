@@ -219,6 +219,23 @@ class EntitlementLedger:
             The reserve transfers, or, when any account lacks room, the
             overdrafts of the accounts that lack it (nothing is reserved).
         """
+        accounts = [account_id for account_id, _ in requests]
+        if len(set(accounts)) != len(accounts):
+            raise EntitlementError(
+                f"crossing {crossing_id} reserves on account "
+                f"{next(a for a in accounts if accounts.count(a) > 1)!r} twice; "
+                "reserve once per account"
+            )
+        for account_id, amount in requests:
+            if amount < 0:
+                raise EntitlementError(
+                    f"cannot reserve a negative amount {amount} on {account_id!r}"
+                )
+            if f"{crossing_id}/{account_id}/reserve" in self.reservation_ids:
+                raise EntitlementError(
+                    f"crossing {crossing_id} already reserved on {account_id!r}; "
+                    "a crossing reserves once per account"
+                )
         overdrafts = [
             Overdraft(
                 account_id, crossing_id, amount, self.balances[account_id].available
@@ -335,7 +352,7 @@ class EntitlementLedger:
             self.reservation_ids.add(reservation_id)
             balance.posted += charged
             balance.check()
-            transfers.append(
+            posted = [
                 Transfer(
                     reservation_id,
                     account_id,
@@ -343,9 +360,7 @@ class EntitlementLedger:
                     TransferPhase.RESERVE,
                     charged,
                     reservation_id,
-                )
-            )
-            transfers.append(
+                ),
                 Transfer(
                     f"{crossing_id}/{account_id}/post",
                     account_id,
@@ -353,8 +368,10 @@ class EntitlementLedger:
                     TransferPhase.POST,
                     charged,
                     reservation_id,
-                )
-            )
+                ),
+            ]
+            transfers.extend(posted)
+            self.transfers.extend(posted)
         return transfers, overdrafts
 
     def pending_for(self, account_ids: Iterable[str]) -> list[str]:

@@ -105,7 +105,12 @@ def _load(name_or_path: str, *, depth: int) -> Template:
     origin, data = _read(name_or_path)
     base: Template | None = None
     if "extends" in data:
-        base = _load(_string(data, "extends", origin), depth=depth + 1)
+        parent = _string(data, "extends", origin)
+        if parent not in BUILTIN_TEMPLATES and not Path(parent).is_absolute():
+            # A relative parent is found beside the file that names it.
+            folder = Path(origin).parent if not origin.startswith("ssoar:") else Path()
+            parent = str(folder / parent)
+        base = _load(parent, depth=depth + 1)
     return _build(origin, data, base)
 
 
@@ -139,7 +144,13 @@ def _build(origin: str, data: dict[str, Any], base: Template | None) -> Template
         if not isinstance(used, list):
             raise TemplateError(f"{origin}: 'uses' must be a list of crossing kinds")
         for kind in used:
-            kinds[kind] = base.spec(str(kind))
+            if kind not in base.kinds:
+                raise TemplateError(
+                    f"{origin}: 'uses' names crossing kind {kind!r}, which template "
+                    f"{base.name!r} does not have; its kinds are "
+                    f"{', '.join(base.kinds)}"
+                )
+            kinds[kind] = base.kinds[kind]
     admission = data.get("admission")
     if isinstance(admission, dict) and "participant_admission" in kinds:
         spec = kinds["participant_admission"]

@@ -33,9 +33,9 @@ def parse_time(value: object, *, field: str) -> datetime:
     if isinstance(value, datetime):
         result = value
     elif isinstance(value, int) and not isinstance(value, bool):
-        result = _from_nanos(value)
+        result = _from_nanos(value, field)
     elif isinstance(value, str) and _NANOS_PATTERN.match(value):
-        result = _from_nanos(int(value))
+        result = _from_nanos(int(value), field)
     elif isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):
@@ -65,9 +65,16 @@ def parse_time(value: object, *, field: str) -> datetime:
     return result
 
 
-def _from_nanos(nanos: int) -> datetime:
+def _from_nanos(nanos: int, field: str) -> datetime:
     seconds, remainder = divmod(nanos, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=remainder // 1000)
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(
+            f"{field}={nanos} is not a time: expected nanoseconds since the epoch "
+            "between 2000 and 2200"
+        ) from None
+    return moment.replace(microsecond=remainder // 1000)
 
 
 def format_time(value: datetime) -> str:

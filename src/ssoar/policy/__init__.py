@@ -6,6 +6,7 @@ from ssoar.policy._policy_set import (
     Evaluation,
     PolicyInfo,
     PolicySource,
+    compute_policy_digest,
 )
 from ssoar.policy._schema import CONTEXT_ATTRIBUTES, ContextAttribute, build_schema
 from ssoar.policy._source import PolicyStatement, read_policy_files, split_policies
@@ -20,6 +21,7 @@ __all__ = [
     "PolicySource",
     "PolicyStatement",
     "build_schema",
+    "compute_policy_digest",
     "read_policy_files",
     "split_policies",
 ]

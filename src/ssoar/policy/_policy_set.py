@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +30,14 @@ __all__ = [
     "Evaluation",
     "PolicyInfo",
     "PolicySource",
+    "compute_policy_digest",
 ]
 
 POLICY_COUNT_MAX = 2_000
 """Most policies one booth evaluates; Cedar's cost grows linearly with the count."""
 
 _OBLIGATION_ANNOTATION = "obligation"
+_POSITIONAL_NAME = re.compile(r"\bpolicy\d+\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,14 @@ class BoothPolicies:
         self._policy_set = policy_set
         self._schema = schema
         self._by_position = {f"policy{index}": info for index, info in enumerate(infos)}
+        self._position = {info.policy_id: index for index, info in enumerate(infos)}
         combined = "\n".join(statement.text for _, statement in self.statements)
+        self.reads_entity_literals = _reads_entity_literals(
+            json.loads(cedarpy.policies_to_json_str(combined))
+        )
+        """Whether a policy reads attributes of an entity it names literally,
+        such as ``Model::"x".provider``. Only then can adding an entity change
+        the outcome of a request that does not name it."""
         self.context_keys = _context_keys(
             json.loads(cedarpy.policies_to_json_str(combined))
         )
@@ -223,11 +233,29 @@ class BoothPolicies:
         parsed: dict[str, Any] = orjson.loads(results[0])
         return parsed
 
+    def _name_policies(self, text: str) -> str:
+        """Replace Cedar's positional policy names with the policies' ``@id``."""
+        return _POSITIONAL_NAME.sub(
+            lambda match: (
+                self._by_position[match.group(0)].policy_id
+                if match.group(0) in self._by_position
+                else match.group(0)
+            ),
+            text,
+        )
+
     def evaluation_from_raw(self, raw: Mapping[str, Any]) -> Evaluation:
         """Turn Cedar's raw result into an evaluation, denying on any error."""
         diagnostics = raw.get("diagnostics", {})
-        infos = [self._by_position[reason] for reason in diagnostics.get("reason", [])]
-        errors = tuple(_error_text(error) for error in diagnostics.get("errors", []))
+        # Cedar lists reasons in no fixed order; records must be reproducible.
+        infos = sorted(
+            (self._by_position[reason] for reason in diagnostics.get("reason", [])),
+            key=lambda info: self._position[info.policy_id],
+        )
+        errors = tuple(
+            self._name_policies(_error_text(error))
+            for error in diagnostics.get("errors", [])
+        )
         allowed = raw.get("decision") == "Allow" and not errors
         forbidden = any(info.effect == "forbid" for info in infos)
         obligations: tuple[str, ...] = ()
@@ -250,6 +278,31 @@ def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("error") or error.get("message") or error)
     return str(error)
+
+
+def _reads_entity_literals(parsed: Mapping[str, Any]) -> bool:
+    """Whether any policy reads an attribute of a literal entity, or tests one."""
+    pending: list[Any] = [parsed]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for operator in (".", "has"):
+            access = node.get(operator)
+            if isinstance(access, dict):
+                left = access.get("left")
+                if isinstance(left, dict) and _is_entity_literal(left):
+                    return True
+        pending.extend(node.values())
+    return False
+
+
+def _is_entity_literal(node: Mapping[str, Any]) -> bool:
+    value = node.get("Value")
+    return isinstance(value, dict) and "__entity" in value
 
 
 def _context_keys(parsed: Mapping[str, Any]) -> frozenset[str] | None:
@@ -370,11 +423,22 @@ def _validate(
 
 
 def _digest(statements: Sequence[tuple[str, PolicyStatement]]) -> str:
-    # File paths and line numbers stay out of the digest, so the same policies
-    # loaded from another directory keep the same digest.
+    return compute_policy_digest(
+        (layer, statement.file, statement.line, statement.text)
+        for layer, statement in statements
+    )
+
+
+def compute_policy_digest(sources: Iterable[tuple[str, str, int, str]]) -> str:
+    """Return the digest of policies given as (layer, file, line, text).
+
+    Every part is length-prefixed, so no two different sets share a digest
+    input. The file and line are part of it: they say where each policy came
+    from, and every decision cites the digest.
+    """
     hasher = hashlib.sha256()
-    for layer, statement in statements:
-        for part in (layer, statement.text):
+    for layer, file, line, text in sources:
+        for part in (layer, file, str(line), text):
             encoded = part.encode("utf-8")
             hasher.update(len(encoded).to_bytes(8, "big"))
             hasher.update(encoded)

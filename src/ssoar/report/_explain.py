@@ -8,6 +8,7 @@ audit records and its signed settlement, never from elsewhere.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import orjson
@@ -90,7 +91,7 @@ def explain_session(store: Store, session_id: str) -> dict[str, Any]:
                 }
                 for leaf, _ in records
             ],
-            "prove_with": f"ssoar prove {session_id} CROSSING_ID",
+            "prove_with": f"ssoar prove {shlex.quote(session_id)} CROSSING_ID",
         },
         "what_settled": _settled(settlement, settlement_row),
     }

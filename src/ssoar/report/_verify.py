@@ -3,39 +3,52 @@
 For each session, in order:
 
 1. Each leaf's hash is SHA-256(0x00 || record) over the whole stored record
-   (RFC 6962 section 2.1), and leaves are numbered 0 to n-1 without gaps.
+   (RFC 6962 section 2.1); leaves are numbered 0 to n-1 without gaps, and
+   each leaf's type and id are the ones its record states.
 2. The Merkle root over the leaf hashes equals the root and tree size in the
    settlement.
 3. The settlement's columns match its record, and its Ed25519 signature
    verifies with the trusted key.
-4. Every row of every ledger and model table equals the row recomputed from
-   its audit leaf, and no table holds a row without a leaf.
-5. The settlement's exceptions table matches the settlement record, and the
-   crossing, token and money totals match the crossing records.
+4. Every row of every projection table equals the row recomputed from its
+   audit leaf, and no table holds a row without a leaf.
+5. The settlement's exceptions and account postings match the settlement
+   record, and its crossing, token and money totals match the crossings.
 6. The policy set the session was decided under hashes to its digest.
 
+A full verification then checks that no table holds rows of a session that
+has no audit log, and that every stored policy set hashes to its digest.
 Each failure names the step and the first record that does not match.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from ssoar.audit._log import Leaf, record_id_of
 from ssoar.audit._merkle import hash_leaf, root_from_leaf_hashes
 from ssoar.audit._signing import SignatureInvalid, compute_key_id, verify_signature
 from ssoar.errors import VerificationError
 from ssoar.model._usage import PART_FIELDS
+from ssoar.policy._policy_set import compute_policy_digest
 from ssoar.store._rows import TABLES, Row, rows_from_record
-from ssoar.store._sqlite import Store, account_rows, exception_rows
+from ssoar.store._sqlite import SettlementRow, Store, account_rows, exception_rows
 
 __all__ = ["VerifyReport", "verify_session", "verify_store"]
+
+_SESSION_TABLES = (
+    *TABLES,
+    "audit_leaves",
+    "settlements",
+    "settlement_exceptions",
+    "settlement_accounts",
+)
+"""Every table whose rows belong to a session."""
 
 
 @dataclass
@@ -73,7 +86,11 @@ class VerifyReport:
 def verify_store(
     store: Store, trusted_public_key: bytes, session_ids: Sequence[str] | None = None
 ) -> VerifyReport:
-    """Verify sessions, all by default, going on past a failed session."""
+    """Verify sessions, all by default, going on past a failed session.
+
+    Verifying all sessions also finds rows of sessions that have no audit
+    log, and stored policy sets that do not match their digest.
+    """
     report = VerifyReport()
     ids = list(session_ids) if session_ids is not None else _all_session_ids(store)
     for session_id in ids:
@@ -85,15 +102,18 @@ def verify_store(
             report.leaves_checked += leaves
             report.rows_checked += rows
         report.sessions_checked += 1
+    if session_ids is None:
+        report.failures.extend(_orphan_rows(store))
+        report.failures.extend(_policy_set_problems(store))
     return report
 
 
 def _all_session_ids(store: Store) -> list[str]:
-    """Sessions with any stored trace: a session row, a leaf or a settlement."""
-    cursor = store.connection.execute(
-        "SELECT session_id FROM sessions UNION SELECT session_id FROM audit_leaves "
-        "UNION SELECT session_id FROM settlements ORDER BY session_id"
+    """Every session that any table mentions."""
+    query = " UNION ".join(
+        f"SELECT session_id FROM {table}" for table in _SESSION_TABLES
     )
+    cursor = store.connection.execute(f"{query} ORDER BY session_id")
     return [row[0] for row in cursor]
 
 
@@ -111,51 +131,19 @@ def verify_session(
     leaves = store.leaves(session_id)
     if not leaves:
         raise VerificationError(
-            session_id, "audit_leaves", "step 1: the session has no audit log"
+            session_id,
+            f"audit_leaves/{session_id}",
+            "step 1: the session has no audit log",
         )
-    records: list[dict[str, Any]] = []
-    # Step 1: every leaf hash covers its whole record, and nothing is missing.
-    for position, leaf in enumerate(leaves):
-        name = f"audit_leaves/{leaf.leaf_index} ({leaf.record_type} {leaf.record_id})"
-        if leaf.leaf_index != position:
-            raise VerificationError(
-                session_id, name, f"step 1: leaf {position} is missing"
-            )
-        if hash_leaf(leaf.record) != leaf.leaf_hash:
-            raise VerificationError(
-                session_id, name, "step 1: leaf hash does not match the record"
-            )
-        try:
-            record = orjson.loads(leaf.record)
-        except orjson.JSONDecodeError:
-            raise VerificationError(
-                session_id, name, "step 1: record is not valid JSON"
-            ) from None
-        if (
-            record.get("type") != leaf.record_type
-            or record.get("session_id") != session_id
-        ):
-            raise VerificationError(
-                session_id,
-                name,
-                "step 1: record type or session does not match the leaf",
-            )
-        records.append(record)
-    # Step 2: the root over all leaves is the signed root.
+    records = _verify_leaves(session_id, leaves)
     settlement = store.settlement(session_id)
     if settlement is None:
         raise VerificationError(
-            session_id, "settlements", "step 2: the session has no settlement"
-        )
-    root = root_from_leaf_hashes([leaf.leaf_hash for leaf in leaves])
-    if settlement.tree_size != len(leaves) or settlement.merkle_root != root.hex():
-        raise VerificationError(
             session_id,
             f"settlements/{session_id}",
-            f"step 2: settlement root {settlement.merkle_root} at size "
-            f"{settlement.tree_size} "
-            f"does not match the log root {root.hex()} at size {len(leaves)}",
+            "step 2: the session has no settlement",
         )
+    _verify_root(session_id, leaves, settlement)
     signed = _verify_settlement(session_id, settlement, trusted_public_key)
     rows = _verify_rows(store, session_id, leaves, records)
     _verify_totals(store, session_id, signed, records)
@@ -163,8 +151,81 @@ def verify_session(
     return len(leaves), rows
 
 
+def _leaf_name(leaf: Leaf) -> str:
+    return f"audit_leaves/{leaf.leaf_index} ({leaf.record_type} {leaf.record_id})"
+
+
+def _verify_leaves(session_id: str, leaves: Sequence[Leaf]) -> list[dict[str, Any]]:
+    """Step 1: every leaf hash covers its whole record, and nothing is missing."""
+    records: list[dict[str, Any]] = []
+    for position, leaf in enumerate(leaves):
+        if leaf.leaf_index != position:
+            raise VerificationError(
+                session_id,
+                f"audit_leaves/{position}",
+                f"step 1: leaf {position} is missing (the next stored leaf is "
+                f"{leaf.leaf_index})",
+            )
+        name = _leaf_name(leaf)
+        if hash_leaf(leaf.record) != leaf.leaf_hash:
+            raise VerificationError(
+                session_id, name, "step 1: leaf hash does not match the record"
+            )
+        try:
+            record = orjson.loads(leaf.record)
+            expected_id = record_id_of(record)
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            raise VerificationError(
+                session_id,
+                name,
+                f"step 1: record is not a valid audit record ({error})",
+            ) from None
+        if record.get("session_id") != session_id:
+            raise VerificationError(
+                session_id, name, "step 1: record belongs to another session"
+            )
+        if record["type"] != leaf.record_type or expected_id != leaf.record_id:
+            raise VerificationError(
+                session_id,
+                name,
+                f"step 1: leaf is labelled {leaf.record_type} {leaf.record_id!r}, but "
+                f"its record is {record['type']} {expected_id!r}",
+            )
+        records.append(record)
+    return records
+
+
+def _verify_root(
+    session_id: str, leaves: Sequence[Leaf], settlement: SettlementRow
+) -> None:
+    """Step 2: the root over all leaves is the signed root."""
+    if settlement.tree_size > len(leaves):
+        raise VerificationError(
+            session_id,
+            f"audit_leaves/{len(leaves)}",
+            f"step 2: the settlement covers {settlement.tree_size} leaves, but only "
+            f"{len(leaves)} are stored",
+        )
+    if settlement.tree_size < len(leaves):
+        extra = leaves[settlement.tree_size]
+        raise VerificationError(
+            session_id,
+            _leaf_name(extra),
+            f"step 2: leaf is beyond the {settlement.tree_size} leaves the "
+            "settlement covers",
+        )
+    root = root_from_leaf_hashes([leaf.leaf_hash for leaf in leaves])
+    if settlement.merkle_root != root.hex():
+        raise VerificationError(
+            session_id,
+            f"settlements/{session_id}",
+            f"step 2: settlement root {settlement.merkle_root} does not match the log "
+            f"root {root.hex()}",
+        )
+
+
 def _verify_settlement(
-    session_id: str, settlement: Any, trusted_public_key: bytes
+    session_id: str, settlement: SettlementRow, trusted_public_key: bytes
 ) -> dict[str, Any]:
     """Step 3: the settlement row matches its record and the signature verifies."""
     name = f"settlements/{session_id}"
@@ -175,6 +236,7 @@ def _verify_settlement(
             session_id, name, "step 3: settlement record is not valid JSON"
         ) from None
     expected = (
+        record.get("session_id"),
         record.get("tenant"),
         record.get("state"),
         record.get("close_reason"),
@@ -185,6 +247,7 @@ def _verify_settlement(
         record.get("key_id"),
     )
     actual = (
+        settlement.session_id,
         settlement.tenant,
         settlement.state,
         settlement.close_reason,
@@ -194,7 +257,7 @@ def _verify_settlement(
         settlement.tree_size,
         settlement.key_id,
     )
-    if expected != actual or record.get("session_id") != session_id:
+    if expected != actual:
         raise VerificationError(
             session_id,
             name,
@@ -219,7 +282,7 @@ def _verify_settlement(
 def _verify_rows(
     store: Store,
     session_id: str,
-    leaves: Sequence[Any],
+    leaves: Sequence[Leaf],
     records: Sequence[dict[str, Any]],
 ) -> int:
     """Step 4: every table row equals the row recomputed from its leaf."""
@@ -229,9 +292,7 @@ def _verify_rows(
             derived = rows_from_record(record, leaf.leaf_index)
         except (KeyError, TypeError) as error:
             raise VerificationError(
-                session_id,
-                f"audit_leaves/{leaf.leaf_index}",
-                f"step 4: record lacks field {error}",
+                session_id, _leaf_name(leaf), f"step 4: record lacks field {error}"
             ) from None
         for table, rows in derived.items():
             expected[table].extend(rows)
@@ -240,7 +301,6 @@ def _verify_rows(
         actual = store.table_rows(table, session_id)
         checked += len(actual)
         wanted = expected.get(table, [])
-        missing = _difference(wanted, actual)
         extra = _difference(actual, wanted)
         if extra:
             raise VerificationError(
@@ -248,6 +308,7 @@ def _verify_rows(
                 spec.describe(extra[0]),
                 "step 4: row does not match its audit record",
             )
+        missing = _difference(wanted, actual)
         if missing:
             raise VerificationError(
                 session_id,
@@ -276,29 +337,29 @@ def _verify_totals(
     settlement: dict[str, Any],
     records: Sequence[dict[str, Any]],
 ) -> None:
-    """Step 5: exceptions rows and totals agree with the records."""
-    name = f"settlement_exceptions/{session_id}"
-    if store.exception_rows(session_id) != exception_rows(
-        session_id, settlement.get("exceptions", [])
-    ):
-        raise VerificationError(
-            session_id, name, "step 5: exceptions differ from the signed settlement"
-        )
-    expected_accounts = account_rows(session_id, settlement["totals"]["entitlement"])
-    if store.settlement_account_rows(session_id) != expected_accounts:
-        raise VerificationError(
-            session_id,
-            f"settlement_accounts/{session_id}",
-            "step 5: account postings differ from the signed settlement",
-        )
+    """Step 5: exception and account rows and the totals agree with the records."""
+    _compare_rows(
+        session_id,
+        "settlement_exceptions",
+        (1,),
+        store.exception_rows(session_id),
+        exception_rows(session_id, settlement.get("exceptions", [])),
+    )
+    _compare_rows(
+        session_id,
+        "settlement_accounts",
+        (1,),
+        store.settlement_account_rows(session_id),
+        account_rows(session_id, settlement["totals"]["entitlement"]),
+    )
     crossings = [record for record in records if record["type"] == "crossing"]
-    totals = settlement["crossings"]
-    if totals["total"] != len(crossings):
+    name = f"settlements/{session_id}"
+    if settlement["crossings"]["total"] != len(crossings):
         raise VerificationError(
             session_id,
-            f"settlements/{session_id}",
-            f"step 5: settlement counts {totals['total']} crossings, the log holds "
-            f"{len(crossings)}",
+            name,
+            f"step 5: settlement counts {settlement['crossings']['total']} crossings, "
+            f"the log holds {len(crossings)}",
         )
     tokens = sum(
         sum(record["ledgers"]["compute"]["usage"][part] for part in PART_FIELDS)
@@ -309,7 +370,7 @@ def _verify_totals(
     if tokens != signed_tokens:
         raise VerificationError(
             session_id,
-            f"settlements/{session_id}",
+            name,
             f"step 5: settlement totals {signed_tokens} tokens, the crossings {tokens}",
         )
     money: dict[str, Decimal] = defaultdict(Decimal)
@@ -318,37 +379,100 @@ def _verify_totals(
         if charge is not None:
             money[charge["currency"]] += Decimal(charge["amount"])
     for currency, values in settlement["totals"]["billing"].items():
-        if Decimal(values["usage"]) != money.get(currency, Decimal(0)):
+        recorded = money.get(currency, Decimal(0))
+        if Decimal(values["usage"]) != recorded:
             raise VerificationError(
                 session_id,
-                f"settlements/{session_id}",
+                name,
                 f"step 5: settlement bills {values['usage']} {currency}, the crossings "
-                f"{money.get(currency, Decimal(0))}",
+                f"{recorded}",
             )
+
+
+def _compare_rows(
+    session_id: str,
+    table: str,
+    key_positions: tuple[int, ...],
+    actual: Sequence[Row],
+    wanted: Sequence[Row],
+) -> None:
+    """Compare rows derived from the settlement with the stored ones, by key."""
+
+    def describe(row: Row) -> str:
+        return f"{table}/{session_id}/" + "/".join(str(row[i]) for i in key_positions)
+
+    extra = _difference(actual, wanted)
+    if extra:
+        raise VerificationError(
+            session_id,
+            describe(extra[0]),
+            "step 5: row differs from the signed settlement",
+        )
+    missing = _difference(wanted, actual)
+    if missing:
+        raise VerificationError(
+            session_id,
+            describe(missing[0]),
+            "step 5: row of the signed settlement is missing",
+        )
 
 
 def _verify_policies(store: Store, session_id: str, settlement: dict[str, Any]) -> None:
     """Step 6: the stored policy text hashes to the digest decisions cite."""
-    digest = settlement["policy_digest"]
-    sources = store.policy_sources(digest)
-    name = f"policy_sets/{digest}"
-    if sources is None:
+    digest = str(settlement["policy_digest"])
+    problem = _policy_set_problem(store, digest)
+    if problem is not None:
         raise VerificationError(
-            session_id, name, "step 6: the policy set is not stored"
-        )
-    hasher = hashlib.sha256()
-    for source in sources:
-        for part in (source["layer"], source["text"]):
-            encoded = str(part).encode("utf-8")
-            hasher.update(len(encoded).to_bytes(8, "big"))
-            hasher.update(encoded)
-    if "sha256:" + hasher.hexdigest() != digest:
-        raise VerificationError(
-            session_id, name, "step 6: stored policy text does not match its digest"
+            session_id, f"policy_sets/{digest}", f"step 6: {problem}"
         )
 
 
-def iter_leaf_records(store: Store, session_id: str) -> Iterator[dict[str, Any]]:
-    """Yield a session's audit records in order."""
-    for leaf in store.leaves(session_id):
-        yield orjson.loads(leaf.record)
+def _policy_set_problem(store: Store, digest: str) -> str | None:
+    raw = store.policy_sources_text(digest)
+    if raw is None:
+        return "the policy set is not stored"
+    try:
+        sources = orjson.loads(raw)
+        computed = compute_policy_digest(
+            (item["layer"], item["file"], int(item["line"]), item["text"])
+            for item in sources
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        return f"stored policy sources are not readable ({error})"
+    if computed != digest:
+        return "stored policy sources do not match their digest"
+    return None
+
+
+def _orphan_rows(store: Store) -> list[VerificationError]:
+    """Rows in any session table whose session has no audit log."""
+    known = {
+        row[0]
+        for row in store.connection.execute(
+            "SELECT DISTINCT session_id FROM audit_leaves"
+        )
+    }
+    failures: list[VerificationError] = []
+    for table in _SESSION_TABLES:
+        for (session_id,) in store.connection.execute(
+            f"SELECT DISTINCT session_id FROM {table}"
+        ):
+            if session_id not in known:
+                failures.append(
+                    VerificationError(
+                        session_id,
+                        f"{table}/{session_id}",
+                        "rows of a session that has no audit log",
+                    )
+                )
+    return failures
+
+
+def _policy_set_problems(store: Store) -> list[VerificationError]:
+    """Stored policy sets that do not hash to their digest."""
+    failures: list[VerificationError] = []
+    for (digest,) in store.connection.execute("SELECT digest FROM policy_sets"):
+        problem = _policy_set_problem(store, digest)
+        if problem is not None:
+            failures.append(VerificationError("", f"policy_sets/{digest}", problem))
+    return failures

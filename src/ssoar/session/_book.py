@@ -84,7 +84,9 @@ class SessionBook:
         self.authority = authority or AuthorityLedger()
         self.entitlement = entitlement or EntitlementLedger()
         self.log = SessionLog(session.session_id)
-        self.entities = SessionEntities(session)
+        self.entities = SessionEntities(
+            session, keep_memo_on_add=not booth.policies.reads_entity_literals
+        )
         self.participants: dict[str, Participant] = {}
         self.roster: set[str] = set()
         self.admitted: dict[str, str] = {}
@@ -180,6 +182,8 @@ class SessionBook:
                 f"{crossing.session_id}, not {self.session.session_id}"
             )
         spec = self.template.spec(crossing.kind)
+        if crossing.kind != "session_closure":
+            self._check_registered(crossing)
         if crossing.target is not None:
             self.entities.add_target(
                 crossing.target, _target_attributes(crossing.target, crossing)
@@ -234,7 +238,7 @@ class SessionBook:
             The signed settlement and each crossing's exceptions.
         """
         self._check_open()
-        releases = self._release_reservations(closed_at)
+        self._release_reservations(closed_at)
         revoked = self._revoke_grants(closed_at)
         self._record_closure(closed_at)
         self.closed = True
@@ -256,12 +260,30 @@ class SessionBook:
             grants=self.grants,
             revoked=revoked,
             accounts=self.accounts,
-            release_transfers=releases,
+            transfers=self._session_transfers(),
             merkle_root=self.log.root(),
             tree_size=self.log.size,
             policy_digest=self.booth.policies.digest,
         )
         return sign_settlement(record, key), exceptions
+
+    def _session_transfers(self) -> list[Transfer]:
+        """Every transfer this book's ledger made on the session's accounts."""
+        account_ids = {summary.account.account_id for summary in self.accounts}
+        return [
+            transfer
+            for transfer in self.entitlement.transfers
+            if transfer.account_id in account_ids
+        ]
+
+    def _check_registered(self, crossing: Crossing) -> None:
+        for participant_id in (crossing.actor_id, crossing.invoker_id):
+            if participant_id is not None and participant_id not in self.participants:
+                raise SessionError(
+                    f"crossing {crossing.crossing_id} names {participant_id}, who is "
+                    f"not a participant of session {self.session.session_id}; "
+                    "register it first"
+                )
 
     def _check_open(self) -> None:
         if self.closed:

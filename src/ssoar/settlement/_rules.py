@@ -18,7 +18,6 @@ Every rule that fails becomes a settlement exception with a reason code.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
 from ssoar.ledger._billing import BillingStatus
@@ -34,6 +33,7 @@ __all__ = ["CARRY_FORWARD_PREFIX", "find_exceptions", "obligation_dispositions"]
 CARRY_FORWARD_PREFIX = "carry_forward:"
 """Obligations with this prefix outlive the session and are listed in its settlement."""
 
+_ZERO = Decimal(0)
 _PRECEDENCE = {reason: position for position, reason in enumerate(ReasonCode)}
 _BILLING_REASONS = {
     BillingStatus.PRICE_UNKNOWN: ReasonCode.PRICE_UNKNOWN,
@@ -165,19 +165,20 @@ def _check_agreement(outcome: CrossingOutcome, found: dict[ReasonCode, str]) -> 
                 f"billed tokens {billing.billed_usage} differ from metered tokens "
                 f"{metered}",
             )
-    totals: dict[str, dict[TransferPhase, Decimal]] = defaultdict(
-        lambda: defaultdict(Decimal)
-    )
+    if not outcome.entitlement.transfers or not outcome.crossing.state.is_final:
+        return
+    # Reserved minus posted and released, per reservation: zero once resolved.
+    unresolved: dict[str, Decimal] = {}
     for transfer in outcome.entitlement.transfers:
-        totals[transfer.reservation_id][transfer.phase] += transfer.amount
-    for reservation_id, phases in totals.items():
-        reserved = phases[TransferPhase.RESERVE]
-        resolved = phases[TransferPhase.POST] + phases[TransferPhase.RELEASE]
-        if reserved != resolved and outcome.crossing.state.is_final:
+        sign = 1 if transfer.phase is TransferPhase.RESERVE else -1
+        previous = unresolved.get(transfer.reservation_id, _ZERO)
+        unresolved[transfer.reservation_id] = previous + sign * transfer.amount
+    for reservation_id, difference in unresolved.items():
+        if difference:
             found.setdefault(
                 ReasonCode.LEDGER_MISMATCH,
-                f"reservation {reservation_id} reserved {reserved} but posted and "
-                f"released {resolved}",
+                f"reservation {reservation_id} reserved {difference} more than it "
+                "posted and released",
             )
 
 

@@ -66,7 +66,7 @@ def build_settlement(
     grants: Sequence[Grant],
     revoked: Iterable[str],
     accounts: Sequence[AccountSummary],
-    release_transfers: Sequence[Transfer],
+    transfers: Sequence[Transfer],
     merkle_root: bytes,
     tree_size: int,
     policy_digest: str,
@@ -76,6 +76,8 @@ def build_settlement(
     Args:
         exceptions: Each crossing's exceptions, keyed by crossing id; a
             crossing reconciled when its list is empty.
+        transfers: Every entitlement transfer on the session's accounts:
+            reservations, postings and the releases at close.
     """
     every_exception = [
         item
@@ -110,7 +112,7 @@ def build_settlement(
         "totals": {
             "compute": _compute_totals(outcomes, reconciled),
             "billing": _billing_totals(outcomes, reconciled),
-            "entitlement": _entitlement_totals(outcomes, accounts, release_transfers),
+            "entitlement": _entitlement_totals(outcomes, accounts, transfers),
             "authority": {
                 "grants_issued": len(grants),
                 "grants_revoked": len(revoked_ids),
@@ -242,16 +244,13 @@ def _billing_totals(
 def _entitlement_totals(
     outcomes: Sequence[CrossingOutcome],
     accounts: Sequence[AccountSummary],
-    release_transfers: Sequence[Transfer],
+    transfers: Sequence[Transfer],
 ) -> dict[str, Any]:
     phases: dict[str, dict[TransferPhase, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
     )
     excess: dict[str, Decimal] = defaultdict(Decimal)
-    transfers = [
-        transfer for outcome in outcomes for transfer in outcome.entitlement.transfers
-    ]
-    for transfer in [*transfers, *release_transfers]:
+    for transfer in transfers:
         phases[transfer.account_id][transfer.phase] += transfer.amount
     for outcome in outcomes:
         for overdraft in outcome.entitlement.overdrafts:

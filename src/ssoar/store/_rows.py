@@ -124,86 +124,10 @@ TABLES: dict[str, TableSpec] = {
                 "started_at",
                 "ended_at",
                 "state",
-                "attributes",
-                "usage",
-                "usage_source",
-                "error",
-                "source",
                 "allowed",
-                "decision",
                 "leaf_index",
             ),
             ("crossing_id",),
-        ),
-        TableSpec(
-            "compute_entries",
-            (
-                "session_id",
-                "crossing_id",
-                "model",
-                "provider",
-                "input_uncached_tokens",
-                "cache_read_tokens",
-                "cache_write_tokens",
-                "output_tokens",
-                "reasoning_tokens",
-                "usage_source",
-                "flops",
-                "flops_basis",
-                "leaf_index",
-            ),
-            ("crossing_id",),
-        ),
-        TableSpec(
-            "billing_entries",
-            (
-                "session_id",
-                "crossing_id",
-                "status",
-                "usage_amount",
-                "usage_currency",
-                "toll_amount",
-                "toll_currency",
-                "billed_usage",
-                "model_id",
-                "provider_id",
-                "price_ref",
-                "catalogue_version",
-                "priced_at",
-                "message",
-                "leaf_index",
-            ),
-            ("crossing_id",),
-        ),
-        TableSpec(
-            "entitlement_entries",
-            (
-                "session_id",
-                "crossing_id",
-                "accounts",
-                "postings",
-                "overdrafts",
-                "leaf_index",
-            ),
-            ("crossing_id",),
-        ),
-        TableSpec(
-            "entitlement_releases",
-            (
-                "session_id",
-                "transfer_id",
-                "account_id",
-                "crossing_id",
-                "amount",
-                "released_at",
-                "leaf_index",
-            ),
-            ("transfer_id",),
-        ),
-        TableSpec(
-            "ledger_entries",
-            ("session_id", "crossing_id", "ledger", "body", "leaf_index"),
-            ("crossing_id", "ledger"),
         ),
     )
 }
@@ -214,18 +138,15 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
-def _optional_json(value: Any) -> str | None:
-    return None if value is None else _json(value)
-
-
 def rows_from_record(
     record: Mapping[str, Any], leaf_index: int
 ) -> dict[str, list[Row]]:
     """Return the rows that an audit record projects to, by table name."""
     record_type = record["type"]
-    session_id = record["session_id"]
+    if record_type in _WITHOUT_ROWS:
+        return {}
     builder = _BUILDERS[record_type]
-    return builder(record, session_id, leaf_index)
+    return builder(record, record["session_id"], leaf_index)
 
 
 def _session_rows(
@@ -328,37 +249,15 @@ def _account_rows(
     }
 
 
-def _release_rows(
-    record: Mapping[str, Any], session_id: str, leaf: int
-) -> dict[str, list[Row]]:
-    transfer = record["transfer"]
-    return {
-        "entitlement_releases": [
-            (
-                session_id,
-                transfer["transfer_id"],
-                transfer["account_id"],
-                transfer["crossing_id"],
-                transfer["amount"],
-                record["released_at"],
-                leaf,
-            )
-        ]
-    }
-
-
 def _crossing_rows(
     record: Mapping[str, Any], session_id: str, leaf: int
 ) -> dict[str, list[Row]]:
     crossing = record["crossing"]
-    ledgers = record["ledgers"]
     target = crossing["target"] or {}
-    crossing_id = crossing["crossing_id"]
-    entitlement = ledgers["entitlement"]
-    rows: dict[str, list[Row]] = {
+    return {
         "crossings": [
             (
-                crossing_id,
+                crossing["crossing_id"],
                 session_id,
                 crossing["kind"],
                 crossing["actor_id"],
@@ -368,85 +267,15 @@ def _crossing_rows(
                 crossing["started_at"],
                 crossing["ended_at"],
                 crossing["state"],
-                _json(crossing["attributes"]),
-                _optional_json(crossing["usage"]),
-                crossing["usage_source"],
-                crossing["error"],
-                _optional_json(crossing["source"]),
                 int(record["decision"]["allowed"]),
-                _json(record["decision"]),
                 leaf,
             )
-        ],
-        "billing_entries": [
-            _billing_row(ledgers["billing"], session_id, crossing_id, leaf)
-        ],
-        "ledger_entries": [
-            (session_id, crossing_id, ledger, _json(body), leaf)
-            for ledger, body in sorted(ledgers.items())
-            if ledger not in ("billing", "compute", "entitlement")
-        ],
+        ]
     }
-    if entitlement["postings"] or entitlement["overdrafts"]:
-        accounts = sorted(
-            {item["account_id"] for item in entitlement["postings"]}
-            | {item["account_id"] for item in entitlement["overdrafts"]}
-        )
-        rows["entitlement_entries"] = [
-            (
-                session_id,
-                crossing_id,
-                _json(accounts),
-                _json(entitlement["postings"]),
-                _json(entitlement["overdrafts"]),
-                leaf,
-            )
-        ]
-    compute = ledgers["compute"]
-    if compute is not None:
-        usage = compute["usage"]
-        rows["compute_entries"] = [
-            (
-                session_id,
-                crossing_id,
-                compute["model"],
-                compute["provider"],
-                usage["input_uncached_tokens"],
-                usage["cache_read_tokens"],
-                usage["cache_write_tokens"],
-                usage["output_tokens"],
-                usage["reasoning_tokens"],
-                compute["usage_source"],
-                compute["flops"],
-                compute["flops_basis"],
-                leaf,
-            )
-        ]
-    return rows
 
 
-def _billing_row(
-    billing: Mapping[str, Any], session_id: str, crossing_id: str, leaf: int
-) -> Row:
-    charge = billing["usage_charge"] or {}
-    return (
-        session_id,
-        crossing_id,
-        billing["status"],
-        charge.get("amount"),
-        charge.get("currency"),
-        billing["toll"]["amount"],
-        billing["toll"]["currency"],
-        _optional_json(billing["billed_usage"]),
-        billing["model_id"],
-        billing["provider_id"],
-        billing["price_ref"],
-        billing["catalogue_version"],
-        billing["priced_at"],
-        billing["message"],
-        leaf,
-    )
-
+_WITHOUT_ROWS = frozenset({"release"})
+"""Record types that only the ledger views read."""
 
 _BUILDERS = {
     "session": _session_rows,
@@ -454,6 +283,5 @@ _BUILDERS = {
     "grant": _grant_rows,
     "revocation": _revocation_rows,
     "account": _account_rows,
-    "release": _release_rows,
     "crossing": _crossing_rows,
 }

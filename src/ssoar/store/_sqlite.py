@@ -273,6 +273,13 @@ class Store:
         )
         return [tuple(row) for row in cursor]
 
+    def policy_sources_text(self, digest: str) -> str | None:
+        """Return the stored JSON text of a policy set's sources."""
+        row = self.connection.execute(
+            "SELECT sources FROM policy_sets WHERE digest = ?", (digest,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def policy_sources(self, digest: str) -> list[dict[str, Any]] | None:
         """Return the stored sources of a policy set."""
         row = self.connection.execute(

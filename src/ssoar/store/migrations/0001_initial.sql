@@ -1,11 +1,7 @@
--- Every table below except schema_migrations holds projections of audit
--- records: each row names the session and the leaf it was derived from, and
--- `ssoar verify` checks every row against that leaf.
-
-CREATE TABLE policy_sets (
-    digest TEXT PRIMARY KEY,
-    sources TEXT NOT NULL
-) STRICT;
+-- The audit log is the single source of truth. audit_leaves holds every
+-- record of every session; each table below it is a projection of those
+-- records (each row names its session and leaf), and each ledger is a view
+-- over them. `ssoar verify` recomputes every projected row from its leaf.
 
 CREATE TABLE audit_leaves (
     session_id TEXT NOT NULL,
@@ -14,8 +10,13 @@ CREATE TABLE audit_leaves (
     record_id TEXT NOT NULL,
     record BLOB NOT NULL,
     leaf_hash BLOB NOT NULL,
-    PRIMARY KEY (session_id, leaf_index)
-) STRICT, WITHOUT ROWID;
+    UNIQUE (session_id, leaf_index)
+) STRICT;
+
+CREATE TABLE policy_sets (
+    digest TEXT PRIMARY KEY,
+    sources TEXT NOT NULL
+) STRICT;
 
 CREATE TABLE sessions (
     session_id TEXT PRIMARY KEY,
@@ -38,7 +39,7 @@ CREATE TABLE participants (
     declared INTEGER NOT NULL,
     leaf_index INTEGER NOT NULL,
     PRIMARY KEY (session_id, participant_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE grants (
     grant_id TEXT PRIMARY KEY,
@@ -51,7 +52,7 @@ CREATE TABLE grants (
     parent_grant_id TEXT,
     grant_session_id TEXT,
     leaf_index INTEGER NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX grants_by_session ON grants (session_id);
 
 CREATE TABLE grant_revocations (
@@ -60,7 +61,7 @@ CREATE TABLE grant_revocations (
     revoked_at TEXT NOT NULL,
     reason TEXT NOT NULL,
     leaf_index INTEGER NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX grant_revocations_by_session ON grant_revocations (session_id);
 
 CREATE TABLE session_accounts (
@@ -76,9 +77,11 @@ CREATE TABLE session_accounts (
     posted_before TEXT NOT NULL,
     leaf_index INTEGER NOT NULL,
     PRIMARY KEY (session_id, account_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX session_accounts_by_account ON session_accounts (account_id);
 
+-- One row per crossing, for finding crossings by id, session, kind or state;
+-- the crossing's full record, decision and ledger entries are in its leaf.
 CREATE TABLE crossings (
     crossing_id TEXT PRIMARY KEY,
     session_id TEXT NOT NULL,
@@ -90,86 +93,10 @@ CREATE TABLE crossings (
     started_at TEXT NOT NULL,
     ended_at TEXT,
     state TEXT NOT NULL,
-    attributes TEXT NOT NULL,
-    usage TEXT,
-    usage_source TEXT NOT NULL,
-    error TEXT,
-    source TEXT,
     allowed INTEGER NOT NULL,
-    decision TEXT NOT NULL,
     leaf_index INTEGER NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX crossings_by_session ON crossings (session_id, leaf_index);
-
--- Ledger entries are keyed by session and crossing: sessions are written
--- whole, so these keys arrive in order and inserts stay cheap.
-CREATE TABLE compute_entries (
-    session_id TEXT NOT NULL,
-    crossing_id TEXT NOT NULL,
-    model TEXT,
-    provider TEXT,
-    input_uncached_tokens INTEGER NOT NULL,
-    cache_read_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    usage_source TEXT NOT NULL,
-    flops TEXT,
-    flops_basis TEXT,
-    leaf_index INTEGER NOT NULL,
-    PRIMARY KEY (session_id, crossing_id)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE billing_entries (
-    session_id TEXT NOT NULL,
-    crossing_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    usage_amount TEXT,
-    usage_currency TEXT,
-    toll_amount TEXT NOT NULL,
-    toll_currency TEXT NOT NULL,
-    billed_usage TEXT,
-    model_id TEXT,
-    provider_id TEXT,
-    price_ref TEXT,
-    catalogue_version TEXT,
-    priced_at TEXT,
-    message TEXT,
-    leaf_index INTEGER NOT NULL,
-    PRIMARY KEY (session_id, crossing_id)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE entitlement_entries (
-    session_id TEXT NOT NULL,
-    crossing_id TEXT NOT NULL,
-    accounts TEXT NOT NULL,
-    postings TEXT NOT NULL,
-    overdrafts TEXT NOT NULL,
-    leaf_index INTEGER NOT NULL,
-    PRIMARY KEY (session_id, crossing_id)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE entitlement_releases (
-    session_id TEXT NOT NULL,
-    transfer_id TEXT NOT NULL,
-    account_id TEXT NOT NULL,
-    crossing_id TEXT NOT NULL,
-    amount TEXT NOT NULL,
-    released_at TEXT NOT NULL,
-    leaf_index INTEGER NOT NULL,
-    PRIMARY KEY (session_id, transfer_id)
-) STRICT, WITHOUT ROWID;
-
--- The authority, memory, placement and settlement ledgers: one row per
--- crossing and ledger, with the entry as JSON.
-CREATE TABLE ledger_entries (
-    session_id TEXT NOT NULL,
-    crossing_id TEXT NOT NULL,
-    ledger TEXT NOT NULL,
-    body TEXT NOT NULL,
-    leaf_index INTEGER NOT NULL,
-    PRIMARY KEY (session_id, crossing_id, ledger)
-) STRICT, WITHOUT ROWID;
 
 CREATE TABLE settlements (
     session_id TEXT PRIMARY KEY,
@@ -199,7 +126,7 @@ CREATE TABLE settlement_exceptions (
     review_cost TEXT NOT NULL,
     review_currency TEXT NOT NULL,
     PRIMARY KEY (session_id, position)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX settlement_exceptions_by_reason ON settlement_exceptions (reason);
 
 -- What each settled session posted to each entitlement account, so a
@@ -211,3 +138,96 @@ CREATE TABLE settlement_accounts (
     PRIMARY KEY (session_id, account_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX settlement_accounts_by_account ON settlement_accounts (account_id);
+
+-- The ledgers, one entry per crossing and ledger, read from the crossing
+-- records. Written once, inside the crossing's leaf, they cannot disagree
+-- with the audit log.
+CREATE VIEW crossing_records AS
+SELECT session_id, leaf_index, record_id AS crossing_id,
+       CAST(record AS TEXT) AS record
+FROM audit_leaves
+WHERE record_type = 'crossing';
+
+CREATE VIEW compute_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.compute.model') AS model,
+       json_extract(record, '$.ledgers.compute.provider') AS provider,
+       json_extract(record, '$.ledgers.compute.usage.input_uncached_tokens')
+           AS input_uncached_tokens,
+       json_extract(record, '$.ledgers.compute.usage.cache_read_tokens')
+           AS cache_read_tokens,
+       json_extract(record, '$.ledgers.compute.usage.cache_write_tokens')
+           AS cache_write_tokens,
+       json_extract(record, '$.ledgers.compute.usage.output_tokens') AS output_tokens,
+       json_extract(record, '$.ledgers.compute.usage.reasoning_tokens')
+           AS reasoning_tokens,
+       json_extract(record, '$.ledgers.compute.usage_source') AS usage_source,
+       json_extract(record, '$.ledgers.compute.flops') AS flops,
+       json_extract(record, '$.ledgers.compute.flops_basis') AS flops_basis,
+       leaf_index
+FROM crossing_records
+WHERE json_type(record, '$.ledgers.compute') = 'object';
+
+CREATE VIEW billing_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.billing.status') AS status,
+       json_extract(record, '$.ledgers.billing.usage_charge.amount') AS usage_amount,
+       json_extract(record, '$.ledgers.billing.usage_charge.currency') AS usage_currency,
+       json_extract(record, '$.ledgers.billing.toll.amount') AS toll_amount,
+       json_extract(record, '$.ledgers.billing.toll.currency') AS toll_currency,
+       json_extract(record, '$.ledgers.billing.model_id') AS model_id,
+       json_extract(record, '$.ledgers.billing.provider_id') AS provider_id,
+       json_extract(record, '$.ledgers.billing.price_ref') AS price_ref,
+       json_extract(record, '$.ledgers.billing.catalogue_version') AS catalogue_version,
+       json_extract(record, '$.ledgers.billing.priced_at') AS priced_at,
+       json_extract(record, '$.ledgers.billing.message') AS message,
+       leaf_index
+FROM crossing_records;
+
+CREATE VIEW entitlement_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.entitlement.postings') AS postings,
+       json_extract(record, '$.ledgers.entitlement.overdrafts') AS overdrafts,
+       leaf_index
+FROM crossing_records
+WHERE json_array_length(record, '$.ledgers.entitlement.postings') > 0
+   OR json_array_length(record, '$.ledgers.entitlement.overdrafts') > 0;
+
+CREATE VIEW entitlement_releases AS
+SELECT session_id,
+       json_extract(CAST(record AS TEXT), '$.transfer.transfer_id') AS transfer_id,
+       json_extract(CAST(record AS TEXT), '$.transfer.account_id') AS account_id,
+       json_extract(CAST(record AS TEXT), '$.transfer.crossing_id') AS crossing_id,
+       json_extract(CAST(record AS TEXT), '$.transfer.amount') AS amount,
+       json_extract(CAST(record AS TEXT), '$.released_at') AS released_at,
+       leaf_index
+FROM audit_leaves
+WHERE record_type = 'release';
+
+CREATE VIEW authority_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.authority.status') AS status,
+       json_extract(record, '$.ledgers.authority.holder') AS holder,
+       json_extract(record, '$.ledgers.authority.grant_id') AS grant_id,
+       json_extract(record, '$.ledgers.authority.chain') AS chain,
+       json_extract(record, '$.ledgers.authority.message') AS message,
+       leaf_index
+FROM crossing_records;
+
+CREATE VIEW memory_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.memory') AS entry, leaf_index
+FROM crossing_records
+WHERE json_type(record, '$.ledgers.memory') = 'object';
+
+CREATE VIEW placement_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.placement') AS entry, leaf_index
+FROM crossing_records
+WHERE json_type(record, '$.ledgers.placement') = 'object';
+
+CREATE VIEW settlement_entries AS
+SELECT session_id, crossing_id,
+       json_extract(record, '$.ledgers.settlement') AS entry, leaf_index
+FROM crossing_records
+WHERE json_type(record, '$.ledgers.settlement') = 'object';
