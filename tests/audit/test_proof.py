@@ -44,7 +44,14 @@ def build_document(
 ) -> InclusionProofDocument:
     """Build a valid document for one record of a session's audit log."""
     records = [
-        canonical_json({"record_id": f"rec-{i}", "kind": "crossing", "seq": i})
+        canonical_json(
+            {
+                "type": "crossing",
+                "session_id": "sess-1",
+                "crossing": {"crossing_id": f"rec-{i}", "kind": "tool_call"},
+                "seq": i,
+            }
+        )
         for i in range(tree_size)
     ]
     leaf_hashes = [hash_leaf(record) for record in records]
@@ -242,6 +249,47 @@ def test_verify_accepts_edge_positions(tree_size: int, leaf_index: int) -> None:
     build_document(tree_size, leaf_index).verify()
 
 
+def test_verify_record_other_id() -> None:
+    """A valid proof of one record does not prove another record id."""
+    document = build_document()
+    changed = dataclasses.replace(document, record_id="rec-4")
+    assert verify_error(changed) == (
+        "record check failed: the document names 'rec-4' in session 'sess-1', but "
+        "the record is 'rec-3' in session 'sess-1'"
+    )
+
+
+def test_verify_record_other_session() -> None:
+    document = build_document()
+    changed = dataclasses.replace(document, session_id="sess-2")
+    assert verify_error(changed) == (
+        "record check failed: the document names 'rec-3' in session 'sess-2', but "
+        "the record is 'rec-3' in session 'sess-1'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (b"\xff", "record check failed: not an audit record ("),
+        (b"[1]", "record check failed: not an audit record ("),
+        (
+            b'{"session_id":"sess-1"}',
+            "record check failed: not an audit record ('type')",
+        ),
+        (
+            b'{"type":"ballot","session_id":"sess-1"}',
+            "record check failed: not an audit record (\"record type 'ballot'\")",
+        ),
+    ],
+)
+def test_verify_record_not_audit_record(record: bytes, expected: str) -> None:
+    """The record check runs first, before the leaf hash is compared."""
+    document = build_document()
+    changed = dataclasses.replace(document, record=record, leaf_hash=hash_leaf(record))
+    assert verify_error(changed).startswith(expected)
+
+
 def test_verify_leaf_hash_step() -> None:
     document = build_document()
     changed = dataclasses.replace(document, leaf_hash=flip_byte(document.leaf_hash, 5))
@@ -342,7 +390,11 @@ def test_verify_detects_every_record_byte_change(
         try:
             changed.verify()
         except ProofError as error:
-            assert str(error).startswith("leaf hash check failed")
+            # A change that breaks the JSON or the stated id fails the record
+            # check, which runs first; every other change fails the leaf hash.
+            assert str(error).startswith(
+                ("record check failed", "leaf hash check failed")
+            )
         else:
             undetected.append(position)
     assert undetected == []

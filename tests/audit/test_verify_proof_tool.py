@@ -37,7 +37,15 @@ def canonical_json(value: Any) -> bytes:
 def build_document_json(signed: bool = True) -> dict[str, Any]:
     """Build the JSON form of a valid document with the library."""
     records = [
-        canonical_json({"record_id": f"rec-{i}", "seq": i}) for i in range(TREE_SIZE)
+        canonical_json(
+            {
+                "type": "crossing",
+                "session_id": "sess-1",
+                "crossing": {"crossing_id": f"rec-{i}"},
+                "seq": i,
+            }
+        )
+        for i in range(TREE_SIZE)
     ]
     leaf_hashes = [hash_leaf(record) for record in records]
     root = root_from_leaf_hashes(leaf_hashes)
@@ -135,6 +143,7 @@ def test_tool_accepts_valid_document(tmp_path: Path) -> None:
     result = run_tool(write_json(tmp_path / "proof.json", data))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
+        f"record is rec-{LEAF_INDEX} of session sess-1",
         "leaf hash matches record",
         f"inclusion proof reaches root {data['root']} at size {TREE_SIZE}",
         "settlement root matches",
@@ -170,7 +179,15 @@ def test_tool_no_signature_option(tmp_path: Path) -> None:
 
 
 def flip_record(data: dict[str, Any]) -> None:
-    data["record"] = flip_base64(data["record"], 4)
+    """Flip a byte of the record's ``seq`` value, so it still names its id."""
+    record = base64.b64decode(data["record"])
+    data["record"] = flip_base64(data["record"], record.index(b'"seq":') + 6)
+
+
+def flip_record_id(data: dict[str, Any]) -> None:
+    """Flip the last byte of the crossing id the record states."""
+    record = base64.b64decode(data["record"])
+    data["record"] = flip_base64(data["record"], record.index(b"rec-") + 4)
 
 
 def flip_proof(data: dict[str, Any]) -> None:
@@ -194,11 +211,12 @@ def flip_settlement_root(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "failed_step", "passed_lines"),
     [
-        (flip_record, "leaf hash check failed", 0),
-        (flip_proof, "inclusion proof check failed", 1),
-        (flip_root, "inclusion proof check failed", 1),
-        (flip_settlement_root, "settlement root check failed", 2),
-        (flip_signature, "signature check failed", 3),
+        (flip_record_id, "record check failed", 0),
+        (flip_record, "leaf hash check failed", 1),
+        (flip_proof, "inclusion proof check failed", 2),
+        (flip_root, "inclusion proof check failed", 2),
+        (flip_settlement_root, "settlement root check failed", 3),
+        (flip_signature, "signature check failed", 4),
     ],
 )
 def test_tool_rejects_flipped_byte(
@@ -210,6 +228,28 @@ def test_tool_rejects_flipped_byte(
     assert result.returncode == 1
     assert f"FAILED: {failed_step}" in result.stderr
     assert len(result.stdout.splitlines()) == passed_lines
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stated"),
+    [
+        ("record_id", "rec-4", "'rec-4' in session 'sess-1'"),
+        ("session_id", "sess-2", "'rec-3' in session 'sess-2'"),
+    ],
+)
+def test_tool_rejects_other_record(
+    tmp_path: Path, field: str, value: str, stated: str
+) -> None:
+    """A valid proof of one record does not prove another id or session."""
+    data = build_document_json()
+    data[field] = value
+    result = run_tool(write_json(tmp_path / "proof.json", data))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        f"FAILED: record check failed: the document names {stated}, but the record "
+        "is 'rec-3' in session 'sess-1'"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -280,10 +320,11 @@ def test_tool_without_cryptography(tmp_path: Path) -> None:
     result = run_tool(path, python_code=WITHOUT_CRYPTOGRAPHY)
     assert result.returncode == 3
     lines = result.stdout.splitlines()
-    assert lines[0] == "leaf hash matches record"
-    assert lines[1].startswith("inclusion proof reaches root")
-    assert lines[2] == "settlement root matches"
-    assert lines[3].startswith("signature not checked")
+    assert lines[0] == f"record is rec-{LEAF_INDEX} of session sess-1"
+    assert lines[1] == "leaf hash matches record"
+    assert lines[2].startswith("inclusion proof reaches root")
+    assert lines[3] == "settlement root matches"
+    assert lines[4].startswith("signature not checked")
     assert "pip install cryptography" in result.stderr
 
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssoar.audit._canonical import canonical_json
+from ssoar.audit._canonical import canonical_json, canonical_record_json
 from ssoar.audit._signing import SigningKey, verify_signature
 from ssoar.booth._booth import Booth
+from ssoar.booth._entities import SessionEntities
 from ssoar.errors import SessionError
 from ssoar.ledger._authority import AuthorityStatus, Grant, GrantScope
 from ssoar.ledger._billing import DEFAULT_TOLLS_USD, TollSchedule
@@ -389,40 +392,157 @@ forbid (principal, action == Action::"tool_call", resource)
 when { principal.name == "blocked" };
 """
 
+# Reads a literal entity's attribute, so adding that entity can change the
+# outcome of a request that does not name it. Until Tool::"search" exists,
+# evaluating the policy fails and the booth denies.
+SEARCH_LITERAL = """
+@id("tenant.tools.search-known")
+forbid (principal, action == Action::"tool_call", resource)
+unless { Tool::"search".name == "search" };
+"""
 
-def tool_call(crossing_id: str, minutes: int) -> Crossing:
+
+def tool_call(
+    crossing_id: str, minutes: int, actor: str = "tool:late", target: str = "late"
+) -> Crossing:
     return crossing(
         crossing_id,
         "tool_call",
-        "tool:late",
-        target=Target("tool", "late"),
+        actor,
+        target=Target("tool", target),
         minutes=minutes,
     )
 
 
-def test_register_empties_memo() -> None:
+def register_tool(book: SessionBook, name: str) -> None:
+    book.register(
+        Participant(f"tool:{name}", ParticipantClass.TOOL, name), declared=False
+    )
+
+
+def test_unregistered_actor_rejected() -> None:
     book = new_book()
     set_up(book)
     admit_alice(book)
-    book.record(tool_call("c-tool", 5))
-    book.register(
-        Participant("tool:late", ParticipantClass.TOOL, "late"), declared=False
+    size = book.log.size
+    with pytest.raises(SessionError) as raised:
+        book.record(tool_call("c-tool", 5))
+    assert str(raised.value) == (
+        "crossing c-tool names tool:late, who is not a participant of session s-1; "
+        "register it first"
     )
-    assert book.entities.memo == {}
+    assert book.log.size == size
+    assert [outcome.crossing.crossing_id for outcome in book.outcomes] == ["c-admit"]
 
 
-def test_registered_actor_decided_afresh() -> None:
-    """Once a missing actor is registered, its crossings no longer fail to evaluate."""
+def test_unregistered_invoker_rejected() -> None:
+    book = new_book()
+    set_up(book)
+    with pytest.raises(SessionError) as raised:
+        book.record(model_call("c-model", invoker="human:bob"))
+    assert str(raised.value) == (
+        "crossing c-model names human:bob, who is not a participant of session "
+        "s-1; register it first"
+    )
+    assert book.outcomes == []
+
+
+def test_registered_actor_decided_by_name() -> None:
+    """A registered actor's attributes reach the policies."""
     book = new_book(compile_booth(NAMED_TOOLS))
     set_up(book)
     admit_alice(book)
-    before = book.record(tool_call("c-tool-1", 5))
-    book.register(
-        Participant("tool:late", ParticipantClass.TOOL, "late"), declared=False
+    register_tool(book, "late")
+    register_tool(book, "blocked")
+    allowed = book.record(tool_call("c-tool-1", 5))
+    denied = book.record(tool_call("c-tool-2", 6, actor="tool:blocked"))
+    assert allowed.decision.allowed is True
+    assert denied.decision.allowed is False
+    assert denied.decision.policy_ids == ("tenant.tools.blocked",)
+
+
+def test_booth_reads_entity_literals() -> None:
+    assert DEFAULT_BOOTH.policies.reads_entity_literals is False
+    assert compile_booth(NAMED_TOOLS).policies.reads_entity_literals is False
+    assert compile_booth(SEARCH_LITERAL).policies.reads_entity_literals is True
+
+
+def test_register_drops_memo_naming_entity() -> None:
+    """A new participant drops only the evaluations that named it."""
+    book = new_book()
+    set_up(book)
+    admit_alice(book)
+    register_tool(book, "late")
+    # A crossing may target a participant before it registers.
+    book.record(
+        crossing(
+            "c-handoff",
+            "tool_call",
+            "tool:late",
+            target=Target("participant", "tool:next"),
+            minutes=5,
+        )
     )
-    after = book.record(tool_call("c-tool-2", 6))
+    book.record(model_call("c-model", minutes=6))
+    before = set(book.entities.memo)
+    named = {key for key in before if key[3] == "tool:next"}
+    assert [key[:4] for key in named] == [
+        ("tool:late", "tool_call", "Participant", "tool:next")
+    ]
+    register_tool(book, "next")
+    assert set(book.entities.memo) == before - named
+
+
+def test_add_entity_drops_principal_and_resource() -> None:
+    """Adding an entity drops entries that name it as principal or resource."""
+    entities = SessionEntities(
+        Session("s-1", "acme", "generic", OPENED, origin="import"),
+        keep_memo_on_add=True,
+    )
+    as_principal = ("tool:late", "tool_call", "Session", "s-1", "{}")
+    as_participant = ("tool:a", "tool_call", "Participant", "tool:late", "{}")
+    as_tool = ("tool:a", "tool_call", "Tool", "late", "{}")
+    unrelated = ("tool:a", "tool_call", "Tool", "search", "{}")
+    entities.memo.update({as_principal: 1, as_participant: 2, as_tool: 3, unrelated: 4})
+    entities.add_participant(Participant("tool:late", ParticipantClass.TOOL, "late"))
+    assert entities.memo == {as_tool: 3, unrelated: 4}
+    entities.add_target(Target("tool", "late"), {"name": "late"})
+    assert entities.memo == {unrelated: 4}
+
+
+def test_add_entity_empties_memo_without_keep() -> None:
+    entities = SessionEntities(
+        Session("s-1", "acme", "generic", OPENED, origin="import")
+    )
+    entities.memo[("tool:a", "tool_call", "Tool", "search", "{}")] = 1
+    entities.add_target(Target("tool", "late"), {"name": "late"})
+    assert entities.memo == {}
+
+
+def test_literal_policy_empties_memo() -> None:
+    """A policy that reads a literal entity's attributes empties the memo on
+    every addition."""
+    book = new_book(compile_booth(SEARCH_LITERAL))
+    set_up(book)
+    admit_alice(book)
+    book.record(model_call("c-model", minutes=5))
+    assert book.entities.memo != {}
+    register_tool(book, "late")
+    assert book.entities.memo == {}
+
+
+def test_literal_entity_decided_afresh() -> None:
+    """Once the literal entity exists, an earlier request is evaluated again."""
+    book = new_book(compile_booth(SEARCH_LITERAL))
+    set_up(book)
+    admit_alice(book)
+    register_tool(book, "late")
+    before = book.record(tool_call("c-tool-1", 5))
+    book.record(tool_call("c-search", 6, actor="tool:search", target="search"))
+    after = book.record(tool_call("c-tool-2", 7))
     assert [reason.code for reason in before.decision.reasons] == ["policy_error"]
     assert after.decision.allowed is True
+    assert after.decision.policy_ids == ("generic.tool.permit",)
 
 
 # Money is conserved across postings.
@@ -504,6 +624,13 @@ def test_money_conserved_property(plans: list[dict[str, Any]]) -> None:
     """Billing totals and exposure add up to the per-crossing amounts."""
     book = new_book()
     set_up(book, crossings_limit=4)
+    # Bob and the carrier take part but are never admitted.
+    book.register(
+        Participant("human:bob", ParticipantClass.HUMAN, "Bob"), declared=False
+    )
+    book.register(
+        Participant("carrier:c", ParticipantClass.CARRIER, "c"), declared=False
+    )
     admit_alice(book)
     for minutes, plan in enumerate(plans, start=5):
         book.record(build_crossing(plan, minutes))
@@ -549,3 +676,142 @@ def test_money_conserved_property(plans: list[dict[str, Any]]) -> None:
 
     for items in exceptions.values():
         assert sum(item.money_at_risk is not None for item in items) <= 1
+
+
+# Records that ssoar builds hold no float, so canonical_record_json, which
+# does not look for floats, writes their RFC 8785 form.
+
+_INTEGERS = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+_ATTRIBUTE_VALUES = (
+    st.text(max_size=6)
+    | _INTEGERS
+    | st.booleans()
+    | st.none()
+    | st.tuples(st.text(max_size=4), st.text(max_size=4))
+)
+_ATTRIBUTE_KEYS = st.sampled_from(
+    [
+        "model",
+        "response_model",
+        "provider",
+        "mutates_state",
+        "persistent",
+        "persistence_authorised",
+        "route_cost",
+        "route_currency",
+        "jurisdiction",
+        "region",
+        "memory_store",
+        "proof_valid_seconds",
+        "latency_ms",
+    ]
+)
+_FLOAT_MODELS = st.sampled_from(
+    ["gpt-4o", "claude", "mystery", "llama-3.1-8b", "deepseek-v3", "mixtral-8x7b"]
+)
+_ACTORS = {
+    "participant_admission": ALICE,
+    "accessibility_activation": "svc:captions",
+    "identity_proof": "vendor:idv",
+    "model_invocation": "model:openai/gpt-4o",
+    "tool_call": "tool:search",
+    "memory_write": "memory:notes",
+    "residency_shift": "jurisdiction:eu",
+    "carrier_path": "carrier:c",
+}
+_ACTOR_CLASSES = {
+    "svc:captions": ParticipantClass.ACCESSIBILITY_SERVICE,
+    "vendor:idv": ParticipantClass.VERIFICATION_VENDOR,
+    "memory:notes": ParticipantClass.MEMORY_LAYER,
+    "jurisdiction:eu": ParticipantClass.JURISDICTION,
+    "carrier:c": ParticipantClass.CARRIER,
+}
+_TARGETS = st.none() | st.builds(
+    Target,
+    st.sampled_from(["model", "tool", "memory_store", "region", "route"]),
+    st.text(min_size=1, max_size=6),
+)
+
+
+@st.composite
+def usages(draw: st.DrawFn) -> TokenUsage:
+    input_tokens = draw(st.integers(min_value=0, max_value=10**9))
+    output_tokens = draw(st.integers(min_value=0, max_value=10**9))
+    cache_read = draw(st.integers(min_value=0, max_value=input_tokens))
+    cache_write = draw(st.integers(min_value=0, max_value=input_tokens - cache_read))
+    return TokenUsage.from_inclusive(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=draw(st.integers(min_value=0, max_value=output_tokens)),
+    )
+
+
+@st.composite
+def any_crossings(draw: st.DrawFn, index: int) -> Crossing:
+    kind = draw(st.sampled_from(sorted(_ACTORS)))
+    attributes = draw(st.dictionaries(_ATTRIBUTE_KEYS, _ATTRIBUTE_VALUES, max_size=5))
+    if kind == "model_invocation" and draw(st.booleans()):
+        attributes["model"] = draw(_FLOAT_MODELS)
+    usage = draw(st.none() | usages())
+    return crossing(
+        f"c-{index}",
+        kind,
+        _ACTORS[kind],
+        invoker=draw(st.sampled_from([ALICE, None])),
+        target=draw(_TARGETS),
+        state=draw(st.sampled_from(list(CrossingState))),
+        usage=usage,
+        usage_source=draw(
+            st.sampled_from([UsageSource.REPORTED, UsageSource.ESTIMATED])
+        ),
+        minutes=5 + index,
+        **attributes,
+    )
+
+
+def float_paths(value: Any, path: str = "$") -> list[str]:
+    """Return the JSON path of every float inside a value."""
+    if isinstance(value, float):
+        return [path]
+    if isinstance(value, Mapping):
+        return [
+            found
+            for key, item in value.items()
+            for found in float_paths(item, f"{path}.{key}")
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            found
+            for position, item in enumerate(value)
+            for found in float_paths(item, f"{path}[{position}]")
+        ]
+    return []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_records_hold_no_float(data: st.DataObject) -> None:
+    """Every record of a generated session, and its settlement, holds no float."""
+    book = new_book()
+    set_up(book)
+    for participant_id, participant_class in _ACTOR_CLASSES.items():
+        book.register(
+            Participant(participant_id, participant_class, participant_id),
+            declared=False,
+        )
+    count = data.draw(st.integers(min_value=1, max_value=8), label="count")
+    for index in range(count):
+        book.record(data.draw(any_crossings(index), label=f"crossing {index}"))
+    signed, _ = close(book)
+    records = [*book.log.records, signed.record]
+    assert len(records) == book.log.size + 1
+    for record in records:
+        assert float_paths(record) == []
+        assert canonical_record_json(record) == rfc8785.dumps(record)
+
+
+def test_float_paths_finds_floats() -> None:
+    value = {"a": [1, {"b": 0.5}], "c": (2.0,), "d": "1.5"}
+    assert float_paths(value) == ["$.a[1].b", "$.c[0]"]

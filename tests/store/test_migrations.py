@@ -70,14 +70,33 @@ def test_new_database_tables(tmp_path: Path) -> None:
         "grant_revocations",
         "session_accounts",
         "crossings",
+        "settlements",
+        "settlement_exceptions",
+        "settlement_accounts",
+    }
+
+
+def test_new_database_views(tmp_path: Path) -> None:
+    """The ledgers are views over the crossing records, not tables."""
+    path = tmp_path / "new.db"
+    _create(path)
+    with sqlite3.connect(path) as connection:
+        views = {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'view'"
+            )
+        }
+    assert views == {
+        "crossing_records",
         "compute_entries",
         "billing_entries",
         "entitlement_entries",
         "entitlement_releases",
-        "ledger_entries",
-        "settlements",
-        "settlement_exceptions",
-        "settlement_accounts",
+        "authority_entries",
+        "memory_entries",
+        "placement_entries",
+        "settlement_entries",
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -50,9 +51,14 @@ _CONTEXT_TYPES = {
 _SESSION_CLASS = "session"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BoothFacts:
-    """What the session's ledgers say about a crossing before the booth decides."""
+    """What the session's ledgers say about a crossing before the booth decides.
+
+    Built on the hot path, once or more per crossing, so it is a plain slots
+    dataclass: frozen dataclasses cost about four times as much to build.
+    Nothing changes it after it is made.
+    """
 
     declared: bool
     """The actor is on the session's roster."""
@@ -71,6 +77,18 @@ class Booth:
         self.policies = policies
         self.template = policies.template
         self._allowed: dict[tuple[int, bool], tuple[Evaluation, Decision]] = {}
+        self._shared_memo: dict[tuple[object, ...], Evaluation] | None = (
+            None if policies.names_entities else {}
+        )
+        """Evaluations shared by every session, when no policy names an entity.
+
+        Then a decision depends only on the request and the attributes of its
+        principal and resource, which the key holds, so equal requests from
+        different sessions share one evaluation."""
+        wanted = policies.context_keys
+        self._context_keys: tuple[str, ...] | None = (
+            None if wanted is None else tuple(sorted(wanted))
+        )
 
     def decide(
         self,
@@ -159,14 +177,29 @@ class Booth:
         context_json = orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode(
             "utf-8"
         )
-        key = (
-            crossing.actor_id,
-            crossing.kind,
-            resource["type"],
-            resource["id"],
-            context_json,
-        )
-        evaluation: Evaluation | None = entities.memo.get(key)
+        memo: dict[Any, Evaluation]
+        key: tuple[object, ...]
+        if self._shared_memo is not None:
+            memo = self._shared_memo
+            key = (
+                crossing.actor_id,
+                entities.attributes.get(("Participant", crossing.actor_id)),
+                crossing.kind,
+                resource["type"],
+                resource["id"],
+                entities.attributes.get((resource["type"], resource["id"])),
+                context_json,
+            )
+        else:
+            memo = entities.memo
+            key = (
+                crossing.actor_id,
+                crossing.kind,
+                resource["type"],
+                resource["id"],
+                context_json,
+            )
+        evaluation = memo.get(key)
         if evaluation is None:
             raw = policies.evaluate_raw(
                 {"type": "Participant", "id": crossing.actor_id},
@@ -176,9 +209,9 @@ class Booth:
                 entities.handle,
             )
             evaluation = policies.evaluation_from_raw(raw)
-            if len(entities.memo) >= DECISION_MEMO_SIZE_MAX:
-                entities.memo.clear()
-            entities.memo[key] = evaluation
+            if len(memo) >= DECISION_MEMO_SIZE_MAX:
+                memo.clear()
+            memo[key] = evaluation
         return evaluation
 
     def _resource(
@@ -200,8 +233,7 @@ class Booth:
         ``BoothPolicies.relevant_context``), so only those are built and
         type-checked.
         """
-        wanted = self.policies.context_keys
-        context: dict[str, object] = {
+        booth_facts: dict[str, object] = {
             "imported": crossing.source is not None,
             "declared": facts.declared,
             "actor_admitted": facts.actor_admitted,
@@ -209,33 +241,42 @@ class Booth:
             "granted": facts.authority.valid,
         }
         if crossing.invoker_id is not None:
-            context["invoker"] = crossing.invoker_id
-        if wanted is not None:
-            context = {key: value for key, value in context.items() if key in wanted}
+            booth_facts["invoker"] = crossing.invoker_id
+        attributes = crossing.attributes
+        extra = facts.extra_context or {}
+        keys = self._context_keys
+        if keys is None:
+            keys = (*booth_facts, *attributes, *extra)
+        context: dict[str, object] = {}
         errors: list[str] = []
-        sources: list[Mapping[str, AttributeValue]] = [crossing.attributes]
-        if facts.extra_context:
-            sources.append(facts.extra_context)
-        for source in sources:
-            for key, value in source.items():
-                if wanted is not None and key not in wanted:
-                    continue
-                cedar_type = _CONTEXT_TYPES.get(key)
-                if cedar_type is None or key in context or value is None:
-                    continue
-                expected = _CEDAR_TYPES[cedar_type]
-                if isinstance(value, bool) and cedar_type != "Boolean":
-                    errors.append(
-                        f"context attribute {key}={value!r} must be {cedar_type}"
-                    )
-                elif not isinstance(value, expected):
-                    errors.append(
-                        f"context attribute {key}={value!r} has type "
-                        f"{type(value).__name__}; expected {cedar_type}"
-                    )
-                else:
-                    context[key] = list(value) if isinstance(value, tuple) else value
+        for key in keys:
+            if key in booth_facts:
+                context[key] = booth_facts[key]
+                continue
+            value = attributes.get(key)
+            if value is None:
+                value = extra.get(key)
+            cedar_type = _CONTEXT_TYPES.get(key)
+            if value is None or cedar_type is None or key in context:
+                continue
+            problem = _type_problem(key, value, cedar_type)
+            if problem is not None:
+                errors.append(problem)
+            else:
+                context[key] = list(value) if type(value) is tuple else value
         return context, errors
+
+
+def _type_problem(key: str, value: object, cedar_type: str) -> str | None:
+    """Describe why a context value does not have its Cedar type, or return None."""
+    if isinstance(value, bool) and cedar_type != "Boolean":
+        return f"context attribute {key}={value!r} must be {cedar_type}"
+    if not isinstance(value, _CEDAR_TYPES[cedar_type]):
+        return (
+            f"context attribute {key}={value!r} has type {type(value).__name__}; "
+            f"expected {cedar_type}"
+        )
+    return None
 
 
 def _policy_denial(

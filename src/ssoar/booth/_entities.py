@@ -42,13 +42,20 @@ class SessionEntities:
     def __init__(self, session: Session, *, keep_memo_on_add: bool = False) -> None:
         self.session_uid = {"type": "Session", "id": session.session_id}
         self._known: set[tuple[str, str]] = {("Session", session.session_id)}
+        self.attributes: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+            ("Session", session.session_id): (
+                ("template", session.template),
+                ("tenant", session.tenant),
+            )
+        }
+        """Each entity's attributes, by (type, id), as sorted pairs."""
         first = {
             "uid": self.session_uid,
             "attrs": {"tenant": session.tenant, "template": session.template},
             "parents": [],
         }
         self.handle: Any = cedarpy.Entities.from_json_str(json.dumps([first]))
-        self.memo: dict[tuple[str, ...], Any] = {}
+        self.memo: dict[tuple[object, ...], Any] = {}
         """Evaluations of requests already seen against the current entities.
 
         Cedar is deterministic: the same policies, entities and request give
@@ -91,6 +98,7 @@ class SessionEntities:
         }
         self.handle = self.handle.with_added_json_str(json.dumps([entity]))
         self._known.add(key)
+        self.attributes[key] = tuple(sorted(attributes.items()))
         self._forget(entity_type, entity_id)
 
     def _forget(self, entity_type: str, entity_id: str) -> None:

@@ -51,9 +51,12 @@ _CONTENT_PREFIXES = (
 _INDEX_PATTERN = re.compile(r"\.\d+(?=\.|$)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanFacts:
-    """What the importer reads from one span, in normalised form."""
+    """What the importer reads from one span, in normalised form.
+
+    Not frozen, for the same reason as ``SpanRecord``; nothing changes it.
+    """
 
     role: Role
     provider: str | None

@@ -35,9 +35,13 @@ class LangfuseFields:
     trace_user_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanRecord:
-    """One span with flat attributes, read from any supported format."""
+    """One span with flat attributes, read from any supported format.
+
+    Not frozen, because an import builds one per span and frozen dataclasses
+    cost several times more to construct; nothing changes a span once read.
+    """
 
     file: str
     pointer: str

@@ -447,6 +447,7 @@ class PriceCatalogue:
 _new_object = object.__new__
 _set_amount = Money.__dict__["amount"].__set__
 _set_currency = Money.__dict__["currency"].__set__
+_set_money_json = Money.__dict__["_json"].__set__
 (
     _set_total,
     _set_input,
@@ -489,12 +490,15 @@ def _new_quote(
     total_money: Money = _new_object(Money)
     _set_amount(total_money, total)
     _set_currency(total_money, _USD)
+    _set_money_json(total_money, None)
     input_money: Money = _new_object(Money)
     _set_amount(input_money, input_price)
     _set_currency(input_money, _USD)
+    _set_money_json(input_money, None)
     output_money: Money = _new_object(Money)
     _set_amount(output_money, output_price)
     _set_currency(output_money, _USD)
+    _set_money_json(output_money, None)
     quote: PriceQuote = _new_object(PriceQuote)
     _set_total(quote, total_money)
     _set_input(quote, input_money)

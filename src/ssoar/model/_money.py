@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["Money", "parse_decimal"]
@@ -55,6 +55,9 @@ class Money:
 
     amount: Decimal
     currency: str
+    _json: dict[str, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Decimal):
@@ -99,5 +102,13 @@ class Money:
         return f"{self.amount} {self.currency}"
 
     def to_json(self) -> dict[str, str]:
-        """Return the amount as a JSON object with a decimal string."""
-        return {"amount": str(self.amount), "currency": self.currency}
+        """Return the amount as a JSON object with a decimal string.
+
+        The object is built once and shared: callers must not change it.
+        """
+        if self._json is None:
+            object.__setattr__(
+                self, "_json", {"amount": str(self.amount), "currency": self.currency}
+            )
+        assert self._json is not None
+        return self._json

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["BREAKDOWN_FIELDS", "PART_FIELDS", "TokenUsage", "UsageError"]
@@ -86,6 +86,9 @@ class TokenUsage:
     output_video_tokens: int = 0
     """Of ``output_tokens`` (reasoning excluded), video ones."""
     output_citation_tokens: int = 0
+    _json: dict[str, int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     """Of ``output_tokens`` (reasoning excluded), citation tokens (Perplexity)."""
 
     def __post_init__(self) -> None:
@@ -213,12 +216,18 @@ class TokenUsage:
         return TokenUsage(**sums)
 
     def to_json(self) -> dict[str, int]:
-        """Return the five parts, and each non-zero breakdown, as a JSON object."""
+        """Return the five parts, and each non-zero breakdown, as a JSON object.
+
+        The object is built once and shared: callers must not change it.
+        """
+        if self._json is not None:
+            return self._json
         result = {name: getattr(self, name) for name in PART_FIELDS}
         for name in BREAKDOWN_FIELDS:
             value = getattr(self, name)
             if value:
                 result[name] = value
+        object.__setattr__(self, "_json", result)
         return result
 
 

@@ -102,6 +102,13 @@ class BoothPolicies:
         self._by_position = {f"policy{index}": info for index, info in enumerate(infos)}
         self._position = {info.policy_id: index for index, info in enumerate(infos)}
         combined = "\n".join(statement.text for _, statement in self.statements)
+        self.names_entities = _names_entities(
+            json.loads(cedarpy.policies_to_json_str(combined))
+        )
+        """Whether a policy names an entity other than an action, such as
+        ``Session::"s1"`` or ``Model::"x"``. When none does, a decision depends
+        only on the request and the attributes of its principal and resource,
+        so equal requests from different sessions can share one evaluation."""
         self.reads_entity_literals = _reads_entity_literals(
             json.loads(cedarpy.policies_to_json_str(combined))
         )
@@ -278,6 +285,29 @@ def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("error") or error.get("message") or error)
     return str(error)
+
+
+def _names_entities(parsed: Mapping[str, Any]) -> bool:
+    """Whether any policy names an entity other than an action."""
+    pending: list[Any] = [parsed]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        uid = node.get("__entity", node)
+        if (
+            isinstance(uid, dict)
+            and isinstance(uid.get("type"), str)
+            and "id" in uid
+            and uid["type"] != "Action"
+            and not uid["type"].endswith("::Action")
+        ):
+            return True
+        pending.extend(node.values())
+    return False
 
 
 def _reads_entity_literals(parsed: Mapping[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ssoar.audit._canonical import canonical_json
+from ssoar.audit._canonical import canonical_record_json
 from ssoar.audit._signing import SigningKey
 from ssoar.ledger._authority import Grant
 from ssoar.ledger._entitlement import Account, Transfer, TransferPhase
@@ -137,7 +137,7 @@ def sign_settlement(record: Mapping[str, Any], key: SigningKey) -> SignedSettlem
     """Canonicalise and sign a settlement record."""
     signed = dict(record)
     signed["key_id"] = key.key_id
-    data = canonical_json(signed)
+    data = canonical_record_json(signed)
     return SignedSettlement(
         session_id=str(signed["session_id"]),
         record=signed,
