@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import shutil
 import sqlite3
@@ -24,16 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import write_traces  # noqa: E402
-
-from ssoar._runtime import Runtime  # noqa: E402
-from ssoar.config import load_settings  # noqa: E402
-from ssoar.ingest._pipeline import ImportContext, import_files  # noqa: E402
-from ssoar.ingest._profile import load_profile  # noqa: E402
-from ssoar.model import utc_now  # noqa: E402
-from ssoar.session._book import BookSettings  # noqa: E402
-from ssoar.store._migrations import MIGRATIONS  # noqa: E402
-from ssoar.store._sqlite import PAGE_SIZE  # noqa: E402
+from ssoar._runtime import Runtime
+from ssoar.config import load_settings
+from ssoar.ingest._pipeline import ImportContext, import_files
+from ssoar.ingest._profile import load_profile
+from ssoar.model import utc_now
+from ssoar.session._book import BookSettings
+from ssoar.store._migrations import MIGRATIONS
+from ssoar.store._sqlite import PAGE_SIZE
+from synthetic import write_traces
 
 # Crossings of a synthetic session that are not spans: two admissions (the
 # user and the agent) and the closing crossing.
@@ -118,7 +118,8 @@ def run_baseline(source: Path, database: Path) -> tuple[int, float]:
                 rows = reader.execute(
                     f"SELECT * FROM {table} WHERE session_id IN ({marks})", chunk
                 ).fetchall()
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            marks_row = ", ".join("?" for _ in columns)
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks_row})"
             batch.append((table, rows, sql))
         batches.append(batch)
     reader.close()
@@ -152,11 +153,14 @@ def main() -> None:
         paths = write_traces(
             work / "traces", sessions=arguments.sessions, spans_per_session=spans
         )
+        machine = platform.processor() or platform.machine()
         print(
-            f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+            f"machine: {machine}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
         )
         print(
-            f"input: {arguments.sessions} sessions x {arguments.crossings} crossings, {len(paths)} OTLP files"
+            f"input: {arguments.sessions} sessions x {arguments.crossings} "
+            f"crossings, {len(paths)} OTLP files"
         )
         best_ssoar = best_baseline = 0.0
         for attempt in range(1, arguments.repeat + 1):
@@ -168,13 +172,15 @@ def main() -> None:
             best_ssoar = max(best_ssoar, rate)
             best_baseline = max(best_baseline, base_rate)
             print(
-                f"run {attempt}: ssoar {crossings} crossings in {seconds:.2f} s = {rate:,.0f} crossings/s; "
-                f"baseline {rows} rows in {base_seconds:.2f} s = {rows / base_seconds:,.0f} rows/s "
+                f"run {attempt}: ssoar {crossings} crossings in {seconds:.2f} s = "
+                f"{rate:,.0f} crossings/s; baseline {rows} rows in "
+                f"{base_seconds:.2f} s = {rows / base_seconds:,.0f} rows/s "
                 f"({base_rate:,.0f} crossings/s); ratio {base_rate / rate:.2f}"
             )
         print(
-            f"best: ssoar {best_ssoar:,.0f} crossings/s, baseline {best_baseline:,.0f} crossings/s, "
-            f"ssoar at {best_ssoar / best_baseline:.1%} of the bare insert"
+            f"best: ssoar {best_ssoar:,.0f} crossings/s, baseline "
+            f"{best_baseline:,.0f} crossings/s, ssoar at "
+            f"{best_ssoar / best_baseline:.1%} of the bare insert"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

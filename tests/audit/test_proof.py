@@ -391,7 +391,7 @@ def test_verify_detects_every_record_byte_change(
             changed.verify()
         except ProofError as error:
             # A change that breaks the JSON or the stated id fails the record
-            # check, which runs first; every other change fails the leaf hash.
+            # check, which runs first. Every other change fails the leaf hash.
             assert str(error).startswith(
                 ("record check failed", "leaf hash check failed")
             )

@@ -42,6 +42,26 @@ def compile_policies(text: str | None = None) -> BoothPolicies:
 
 
 DEFAULTS = Booth(compile_policies())
+# The defaults plus a policy that names an entity, so each session keeps its
+# own memo instead of sharing the booth's.
+BLOCKED_TOOL = """
+@id("tenant.blocked-tool")
+forbid (principal, action, resource == Tool::"blocked");
+"""
+
+
+def compile_with_defaults(tenant_text: str) -> BoothPolicies:
+    file, text = GENERIC.policy_text()
+    return BoothPolicies.compile(
+        GENERIC,
+        [
+            PolicySource("template", file, text),
+            PolicySource("tenant", "t.cedar", tenant_text),
+        ],
+    )
+
+
+NAMING = Booth(compile_with_defaults(BLOCKED_TOOL))
 
 
 def make_crossing(
@@ -396,24 +416,41 @@ def full_request(crossing: Crossing, facts: BoothFacts) -> dict[str, Any]:
 
 
 def fresh_evaluation(
-    crossing: Crossing, facts: BoothFacts, entities: SessionEntities
+    crossing: Crossing,
+    facts: BoothFacts,
+    entities: SessionEntities,
+    booth: Booth = DEFAULTS,
 ) -> Any:
     """Evaluate the unpruned request directly, bypassing the booth and its memo."""
     query = full_request(crossing, facts)
-    raw = DEFAULTS.policies.evaluate_raw(
+    raw = booth.policies.evaluate_raw(
         query["principal"],
         query["action"],
         query["resource"],
         json.dumps(query["context"]),
         entities.handle,
     )
-    return DEFAULTS.policies.evaluation_from_raw(raw)
+    return booth.policies.evaluation_from_raw(raw)
+
+
+def shared_memo(booth: Booth) -> dict[Any, Any] | None:
+    """Return the evaluations a booth shares between sessions, if it shares any."""
+    memo: dict[Any, Any] | None = booth._shared_memo
+    return memo
+
+
+def test_memo_per_session_when_naming() -> None:
+    """A policy that names an entity makes each session keep its own memo."""
+    assert DEFAULTS.policies.names_entities is False
+    assert NAMING.policies.names_entities is True
+    assert shared_memo(NAMING) is None
+    assert shared_memo(Booth(compile_policies())) == {}
 
 
 def test_memo_stores_one_evaluation() -> None:
     entities = make_entities("tool:search", "agent:a")
-    decide(DEFAULTS, make_crossing(), entities=entities)
-    decide(DEFAULTS, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
     assert len(entities.memo) == 1
 
 
@@ -421,30 +458,68 @@ def test_memo_matches_fresh_evaluation() -> None:
     entities = make_entities("tool:search", "agent:a")
     crossing = make_crossing(mutates_state=True)
     facts = make_facts()
-    decide(DEFAULTS, crossing, facts, entities)
+    decide(NAMING, crossing, facts, entities)
     (memoised,) = entities.memo.values()
-    assert memoised == fresh_evaluation(crossing, facts, entities)
+    assert memoised == fresh_evaluation(crossing, facts, entities, NAMING)
 
 
 def test_memo_emptied_on_new_entity() -> None:
     entities = make_entities("tool:search", "agent:a")
-    decide(DEFAULTS, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
+    assert len(entities.memo) == 1
     entities.add_participant(Participant("agent:b", ParticipantClass.AGENT, "b"))
     assert entities.memo == {}
 
 
 def test_memo_emptied_on_new_target() -> None:
     entities = make_entities("tool:search", "agent:a")
-    decide(DEFAULTS, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
+    assert len(entities.memo) == 1
     entities.add_target(Target("tool", "grep"), {"name": "grep"})
     assert entities.memo == {}
 
 
 def test_memo_kept_on_known_entity() -> None:
     entities = make_entities("tool:search", "agent:a")
-    decide(DEFAULTS, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
     entities.add_participant(Participant("agent:a", ParticipantClass.AGENT, "agent:a"))
     assert len(entities.memo) == 1
+
+
+def test_shared_memo_across_sessions() -> None:
+    """Equal requests in two sessions share one evaluation."""
+    booth = Booth(compile_policies())
+    first = decide(booth, make_crossing(), entities=make_entities("tool:search"))
+    second = decide(booth, make_crossing(), entities=make_entities("tool:search"))
+    assert second == first
+    assert len(shared_memo(booth) or {}) == 1
+    assert make_entities("tool:search").memo == {}
+
+
+def test_shared_memo_keyed_by_attributes() -> None:
+    """A principal with other attributes in another session is decided afresh."""
+    booth = Booth(
+        compile_policies(
+            '@id("all")\npermit (principal, action, resource);\n'
+            '@id("named")\nforbid (principal, action, resource)\n'
+            'when { principal.name == "mallory" };'
+        )
+    )
+    assert booth.policies.names_entities is False
+    plain = SessionEntities(SESSION)
+    plain.add_participant(Participant("tool:search", ParticipantClass.TOOL, "search"))
+    renamed = SessionEntities(SESSION)
+    renamed.add_participant(
+        Participant("tool:search", ParticipantClass.TOOL, "mallory")
+    )
+    allowed = decide(booth, make_crossing(), entities=plain)
+    forbidden = decide(booth, make_crossing(), entities=renamed)
+    again = decide(booth, make_crossing(), entities=plain)
+    assert allowed.allowed is True
+    assert forbidden.allowed is False
+    assert forbidden.policy_ids == ("named",)
+    assert again == allowed
+    assert len(shared_memo(booth) or {}) == 2
 
 
 def test_memo_sees_entity_change() -> None:
@@ -470,8 +545,18 @@ def test_memo_cleared_when_full() -> None:
     entities = make_entities("tool:search", "agent:a")
     for index in range(DECISION_MEMO_SIZE_MAX):
         entities.memo[("filler", str(index))] = None
-    decide(DEFAULTS, make_crossing(), entities=entities)
+    decide(NAMING, make_crossing(), entities=entities)
     assert len(entities.memo) == 1
+
+
+def test_shared_memo_cleared_when_full() -> None:
+    booth = Booth(compile_policies())
+    memo = shared_memo(booth)
+    assert memo is not None
+    for index in range(DECISION_MEMO_SIZE_MAX):
+        memo[("filler", str(index))] = None
+    decide(booth, make_crossing())
+    assert len(memo) == 1
 
 
 _ATTRIBUTES = st.fixed_dictionaries(
@@ -495,8 +580,10 @@ _ATTRIBUTES = st.fixed_dictionaries(
     admitted=st.booleans(),
     granted=st.booleans(),
     allowed_jurisdictions=st.none() | st.just(("eu",)),
+    shared=st.booleans(),
 )
 def test_memo_equals_fresh_property(
+    shared: bool,
     kind: str,
     attributes: dict[str, Any],
     declared: bool,
@@ -504,7 +591,13 @@ def test_memo_equals_fresh_property(
     granted: bool,
     allowed_jurisdictions: tuple[str, ...] | None,
 ) -> None:
-    """A memo hit gives the evaluation a fresh, unpruned evaluation gives."""
+    """A memo hit gives the evaluation a fresh, unpruned evaluation gives.
+
+    The default policies share one memo between sessions, so a second
+    session's equal request must get the same decision. A policy set that
+    names an entity keeps one memo per session.
+    """
+    booth = Booth(DEFAULTS.policies) if shared else Booth(NAMING.policies)
     authority = (
         VALID
         if granted
@@ -520,10 +613,18 @@ def test_memo_equals_fresh_property(
     )
     crossing = make_crossing(kind, **attributes)
     entities = make_entities("tool:search", "agent:a")
-    first = decide(DEFAULTS, crossing, facts, entities)
-    second = decide(DEFAULTS, crossing, facts, entities)
-    (memoised,) = entities.memo.values()
-    fresh = fresh_evaluation(crossing, facts, entities)
+    first = decide(booth, crossing, facts, entities)
+    second = decide(booth, crossing, facts, entities)
+    other_session = decide(
+        booth, crossing, facts, make_entities("tool:search", "agent:a")
+    )
+    assert other_session == first
+    if shared:
+        assert entities.memo == {}
+        (memoised,) = (shared_memo(booth) or {}).values()
+    else:
+        (memoised,) = entities.memo.values()
+    fresh = fresh_evaluation(crossing, facts, entities, booth)
     assert second == first
     assert memoised.allowed == fresh.allowed
     assert sorted(memoised.policy_ids) == sorted(fresh.policy_ids)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SSOAR_TEMPLATE",
         "SSOAR_CONFIG",
         "SSOAR_POLICY_DIR",
+        "SSOAR_TEMPLATE_POLICIES",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -118,6 +121,62 @@ def test_help_has_example(path: tuple[str, ...]) -> None:
     result = invoke(*path, "--help")
     assert result.exit_code == 0
     assert "Example" in result.stdout
+
+
+def _example(path: tuple[str, ...]) -> str:
+    """Return the ``Example:`` line of a command's help, unwrapped."""
+    text = _flat(invoke(*path, "--help").stdout)
+    match = re.search(r"Example: (.*?) ╭", text)
+    assert match is not None, text
+    return match.group(1)
+
+
+def _run_example(example: str) -> list[Result]:
+    """Run each ``ssoar`` command of a help example in the working directory.
+
+    The shell parts are done here: ``> FILE`` writes the output to FILE and
+    an argument with ``*`` expands to the files it matches.
+    """
+    results = []
+    for command in example.split(" && "):
+        words = shlex.split(command)
+        assert words[0] == "ssoar", command
+        target = None
+        if ">" in words:
+            target = words[words.index(">") + 1]
+            words = words[: words.index(">")]
+        arguments: list[str] = []
+        for word in words[1:]:
+            if "*" in word:
+                arguments.extend(sorted(str(item) for item in Path().glob(word)))
+            else:
+                arguments.append(word)
+        result = invoke(*arguments)
+        if target is not None:
+            Path(target).write_text(result.stdout, encoding="utf-8")
+        results.append(result)
+    return results
+
+
+def test_root_help_example_runs(real_data: Any, tmp_path: Path) -> None:
+    example = _example(())
+    assert example == (
+        "ssoar import traces/*.json --db ssoar.db && ssoar report --db ssoar.db"
+    )
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    for name in (CREWAI, OTLP_TOOLS):
+        source = real_data.path(name)
+        (folder / source.name).write_bytes(source.read_bytes())
+    results = _run_example(example)
+    assert [result.exit_code for result in results] == [0, 0]
+    assert "settled" in results[0].stdout
+
+
+def test_policy_help_example_runs(tmp_path: Path) -> None:
+    """The policy group's example saves the defaults and checks them."""
+    results = _run_example(_example(("policy",)))
+    assert [result.exit_code for result in results] == [0, 0], results[-1].stderr
 
 
 def test_command_paths_cover_every_command() -> None:
@@ -183,6 +242,7 @@ def test_policy_check_json_only(tmp_path: Path) -> None:
     assert document["policies"] == [
         {
             "id": "tenant.models.allow",
+            "layer": "tenant",
             "effect": "permit",
             "file": "policies/models.cedar",
             "line": 2,
@@ -339,7 +399,7 @@ def test_verify_other_key_names_signer(imported: Imported, tmp_path: Path) -> No
     details = {item["detail"] for item in json.loads(result.stdout)["failures"]}
     assert len(details) == 1
     assert re.fullmatch(
-        r"step 3: settlement was signed with ed25519:[0-9a-f]{16}, not the trusted "
+        r"step 2: settlement was signed with ed25519:[0-9a-f]{16}, not the trusted "
         r"key ed25519:[0-9a-f]{16}",
         details.pop(),
     )
@@ -403,18 +463,106 @@ def test_policy_check_valid_lists_policies(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("template", BUILTIN_TEMPLATES)
 def test_policy_show_passes_check(tmp_path: Path, template: str) -> None:
-    """Policies saved from ``policy show`` as its help example does pass check."""
-    shown = invoke("policy", "show", template)
-    assert shown.exit_code == 0
-    assert "@id(" in shown.stdout
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    (folder / "base.cedar").write_text(shown.stdout, encoding="utf-8")
-    result = invoke("policy", "check", "policies", "--template", template)
-    assert result.exit_code == 0, result.stderr
+    """Policies saved from ``policy show`` pass check as the template layer."""
+    defaults = invoke("policy", "show", template)
+    assert defaults.exit_code == 0
+    assert "@id(" in defaults.stdout
+    (tmp_path / "base.cedar").write_text(defaults.stdout, encoding="utf-8")
+    result = invoke(
+        "policy",
+        "check",
+        "--template-policies",
+        "base.cedar",
+        "--template",
+        template,
+        "--json",
+    )
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert document["template"] == template
+    layers = {item["layer"] for item in document["policies"]}
+    files = {item["file"] for item in document["policies"]}
+    assert layers == {"template"}
+    assert files == {"base.cedar"}
+    assert len(document["policies"]) == defaults.stdout.count("@id(")
+
+
+def test_policy_show_as_tenant_rejected(tmp_path: Path) -> None:
+    """The defaults loaded again as tenant policies repeat every id."""
+    defaults = invoke("policy", "show", "generic")
+    (tmp_path / "base.cedar").write_text(defaults.stdout, encoding="utf-8")
+    result = invoke("policy", "check", "base.cedar", "--template", "generic")
+    assert result.exit_code == 1
+    assert _flat(result.stderr).startswith(
+        "error: base.cedar:15: @id('generic.admission.declared') is already used "
+        "at ssoar:policy/defaults/generic.cedar:15; policy ids must be unique "
+        "across tenant, template and session policies"
+    )
+
+
+def test_policy_check_tenant_on_template_policies(tmp_path: Path) -> None:
+    """Tenant policies are checked with the template layer given in its place."""
+    defaults = invoke("policy", "show", "generic")
+    (tmp_path / "base.cedar").write_text(defaults.stdout, encoding="utf-8")
+    (tmp_path / "models.cedar").write_text(VALID_POLICY, encoding="utf-8")
+    result = invoke(
+        "policy",
+        "check",
+        "models.cedar",
+        "--template-policies",
+        "base.cedar",
+        "--template",
+        "generic",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stdout
+    policies = json.loads(result.stdout)["policies"]
+    assert policies[-1] == {
+        "id": "tenant.models.allow",
+        "layer": "tenant",
+        "effect": "permit",
+        "file": "models.cedar",
+        "line": 2,
+    }
+    assert [item["layer"] for item in policies].count("template") == 13
 
 
 def test_policy_show_unknown_template_exits_2() -> None:
     result = invoke("policy", "show", "no-such-template")
     assert result.exit_code == 2
     assert "no-such-template" in result.stderr
+
+
+def test_import_template_policies_decide(real_data: Any, tmp_path: Path) -> None:
+    """An import decides with --template-policies in place of the defaults."""
+    defaults = invoke("policy", "show", "agentic-workflow")
+    text = defaults.stdout.replace('"agentic.model.permit"', '"custom.model.permit"')
+    (tmp_path / "base.cedar").write_text(text, encoding="utf-8")
+    result = invoke(
+        "import",
+        str(real_data.path(CREWAI)),
+        "--template-policies",
+        "base.cedar",
+        *_storage(tmp_path / "a.db", tmp_path / "a.key"),
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    with sqlite3.connect(tmp_path / "a.db") as connection:
+        decided = {
+            row[0]
+            for row in connection.execute(
+                "SELECT json_extract(record, '$.decision.policy_ids') "
+                "FROM crossing_records "
+                "WHERE json_extract(record, '$.crossing.kind') = 'model_invocation'"
+            )
+        }
+        files = {
+            row[0]
+            for row in connection.execute(
+                "SELECT json_extract(source.value, '$.file') "
+                "FROM policy_sets, json_each(policy_sets.sources) AS source"
+            )
+        }
+    assert decided == {'["custom.model.permit"]'}
+    assert files == {"base.cedar"}

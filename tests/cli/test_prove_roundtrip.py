@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from ssoar.audit._proof import InclusionProofDocument
+from ssoar.audit._proof import InclusionProofDocument, ProofError
 from ssoar.cli import app
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "ssoar-verify-proof"
@@ -32,7 +32,13 @@ class Proved:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SSOAR_DB", "SSOAR_KEY_FILE", "SSOAR_TENANT", "SSOAR_CONFIG"):
+    for name in (
+        "SSOAR_DB",
+        "SSOAR_KEY_FILE",
+        "SSOAR_TENANT",
+        "SSOAR_CONFIG",
+        "SSOAR_TEMPLATE_POLICIES",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -132,11 +138,17 @@ def test_prove_every_crossing_exits_0(proved: Proved) -> None:
 def test_tool_accepts_every_crossing(proved: Proved, tmp_path: Path) -> None:
     """The standalone checker accepts the proof of each crossing of the session."""
     rejected: dict[str, str] = {}
+    first_lines: list[str] = []
     for position, crossing_id in enumerate(proved.crossing_ids):
         completed = run_tool(_proof_of(proved, position), tmp_path)
         if completed.returncode != 0:
             rejected[crossing_id] = f"exit {completed.returncode}: {completed.stderr}"
+        first_lines.append(completed.stdout.splitlines()[0])
     assert rejected == {}
+    assert first_lines == [
+        f"record is {crossing_id} of session {SESSION_ID}"
+        for crossing_id in proved.crossing_ids
+    ]
 
 
 def test_library_accepts_every_crossing(proved: Proved) -> None:
@@ -190,6 +202,9 @@ def test_prove_output_file(proved: Proved, tmp_path: Path) -> None:
 # A flipped settlement byte breaks its JSON (root check) or only its bytes
 # (signature check), depending on where it lands.
 SETTLEMENT_CHECKS = ("settlement root check failed", "signature check failed")
+# Flipping the first or last byte of the record breaks its JSON, which the
+# record check, run first, rejects. An inner byte leaves the JSON readable.
+RECORD_JSON_BROKEN = {0, -1}
 
 
 @pytest.mark.parametrize(
@@ -210,6 +225,8 @@ def test_tool_rejects_flipped_byte(
     failed_checks: tuple[str, ...],
     position: int,
 ) -> None:
+    if part == "record" and position in RECORD_JSON_BROKEN:
+        failed_checks = ("record check failed: not an audit record",)
     document = _tampered(_proof_of(proved, 2), part, position)
     completed = run_tool(document, tmp_path)
     assert completed.returncode == 1
@@ -222,9 +239,18 @@ def test_tool_rejects_other_record_id(proved: Proved, tmp_path: Path) -> None:
     """A document whose record_id names another crossing than its record is rejected."""
     document = _proof_of(proved, 2)
     document["record_id"] = proved.crossing_ids[3]
+    message = (
+        f"record check failed: the document names {proved.crossing_ids[3]!r} in "
+        f"session {SESSION_ID!r}, but the record is {proved.crossing_ids[2]!r} in "
+        f"session {SESSION_ID!r}"
+    )
     completed = run_tool(document, tmp_path)
     assert completed.returncode == 1
-    assert "record_id" in completed.stderr
+    assert completed.stdout == ""
+    assert completed.stderr == f"ssoar-verify-proof: FAILED: {message}\n"
+    with pytest.raises(ProofError) as raised:
+        InclusionProofDocument.from_json(document).verify()
+    assert str(raised.value) == message
 
 
 def test_prove_unknown_session_exits_2(proved: Proved) -> None:

@@ -84,15 +84,55 @@ class Database:
             "SELECT * FROM billing_entries WHERE crossing_id = ?", crossing_id
         )
 
-    def crossing(self, crossing_id: str) -> sqlite3.Row:
-        """Return the stored crossing row."""
-        return self.one("SELECT * FROM crossings WHERE crossing_id = ?", crossing_id)
+    def record(self, crossing_id: str) -> dict[str, Any]:
+        """Return a crossing's audit record: the crossing, decision and ledgers."""
+        row = self.one(
+            "SELECT record FROM crossing_records WHERE crossing_id = ?", crossing_id
+        )
+        record: dict[str, Any] = json.loads(row["record"])
+        return record
 
-    def crossings(self, kind: str) -> list[sqlite3.Row]:
-        """Return every crossing of one kind."""
-        return self.rows(
+    def crossing(self, crossing_id: str) -> dict[str, Any]:
+        """Return a crossing as its audit record states it, the target split in
+        two, after checking that its crossings row agrees with the record."""
+        row = self.one("SELECT * FROM crossings WHERE crossing_id = ?", crossing_id)
+        return self._from_record(row)
+
+    def crossings(self, kind: str) -> list[dict[str, Any]]:
+        """Return every crossing of one kind, as ``crossing`` does."""
+        rows = self.rows(
             "SELECT * FROM crossings WHERE kind = ? ORDER BY crossing_id", kind
         )
+        return [self._from_record(row) for row in rows]
+
+    def _from_record(self, row: sqlite3.Row) -> dict[str, Any]:
+        record = self.record(row["crossing_id"])
+        crossing = record["crossing"]
+        target = crossing["target"] or {}
+        projected = {
+            "crossing_id": crossing["crossing_id"],
+            "session_id": crossing["session_id"],
+            "kind": crossing["kind"],
+            "actor_id": crossing["actor_id"],
+            "invoker_id": crossing["invoker_id"],
+            "target_type": target.get("type"),
+            "target_id": target.get("id"),
+            "started_at": crossing["started_at"],
+            "ended_at": crossing["ended_at"],
+            "state": crossing["state"],
+            "allowed": int(record["decision"]["allowed"]),
+            "leaf_index": row["leaf_index"],
+        }
+        assert dict(row) == projected
+        return {
+            **projected,
+            "attributes": crossing["attributes"],
+            "usage": crossing["usage"],
+            "usage_source": crossing["usage_source"],
+            "error": crossing["error"],
+            "source": crossing["source"],
+            "decision": record["decision"],
+        }
 
     def settlement(self, session_id: str) -> dict[str, Any]:
         """Return a session's settlement record as JSON."""
@@ -114,11 +154,12 @@ class Database:
         ]
 
     def row_counts(self) -> dict[str, int]:
-        """Return the number of rows in every table."""
+        """Return the number of rows in every table and ledger view."""
         tables = [
             row["name"]
             for row in self.rows(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "ORDER BY name"
             )
         ]
         return {
@@ -194,6 +235,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
         "SSOAR_TENANT",
         "SSOAR_TEMPLATE",
         "SSOAR_POLICY_DIR",
+        "SSOAR_TEMPLATE_POLICIES",
         "SSOAR_CONFIG",
     ):
         monkeypatch.delenv(name, raising=False)

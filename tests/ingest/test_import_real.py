@@ -437,19 +437,12 @@ def _convention_crossings(shared_import: SharedImport) -> list[tuple[Any, Any]]:
     return found
 
 
-def _column(row: Any, column: str) -> Any:
-    value = row[column]
-    if column in ("usage", "attributes") and value is not None:
-        return json.loads(value)
-    return value
-
-
 @pytest.mark.parametrize(("column", "expected"), CONVENTION_COLUMNS)
 def test_conventions_same_crossing(
     shared_import: SharedImport, column: str, expected: Any
 ) -> None:
     """Each file imported alone gives the same value in every crossing column."""
-    values = [_column(row, column) for row, _ in _convention_crossings(shared_import)]
+    values = [row[column] for row, _ in _convention_crossings(shared_import)]
     wanted = values[0] if expected is _SAME else expected
     assert values == [wanted, wanted, wanted]
 
@@ -479,11 +472,13 @@ def test_conventions_together_two_duplicates(shared_import: SharedImport) -> Non
 
 def _crossing_from(db: Any, file: str) -> Any:
     """Return the model invocation read from one file of the import."""
-    return db.one(
-        "SELECT * FROM crossings WHERE kind = 'model_invocation' "
-        "AND json_extract(source, '$.file') LIKE ?",
+    row = db.one(
+        "SELECT crossing_id FROM crossing_records "
+        "WHERE json_extract(record, '$.crossing.kind') = 'model_invocation' "
+        "AND json_extract(record, '$.crossing.source.file') LIKE ?",
         f"%/{file}",
     )
+    return db.crossing(row["crossing_id"])
 
 
 def test_bad_request_state_failed(shared_import: SharedImport) -> None:
@@ -560,7 +555,7 @@ def test_openinference_usage_split(
     shared_import: SharedImport, file: str, tokens: dict[str, int], charge: str
 ) -> None:
     _, db = shared_import(OPENINFERENCE)
-    usage = json.loads(_crossing_from(db, file)["usage"])
+    usage = _crossing_from(db, file)["usage"]
     expected = {key: value for key, value in tokens.items() if key != "total_tokens"}
     assert usage == expected
 
@@ -585,7 +580,7 @@ def test_streamed_call_distinct_crossing(shared_import: SharedImport) -> None:
 def test_streamed_call_marked_streaming(shared_import: SharedImport) -> None:
     _, db = shared_import(OPENINFERENCE)
     crossing = _crossing_from(db, "chat-streaming-detailed-usage.json")
-    assert json.loads(crossing["attributes"]).get("streaming") is True
+    assert crossing["attributes"].get("streaming") is True
 
 
 def test_openinference_no_duplicates(shared_import: SharedImport) -> None:

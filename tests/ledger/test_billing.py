@@ -292,16 +292,32 @@ def test_bill_route_without_cost() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cost", "currency"),
-    [("twelve", "USD"), ("NaN", "USD"), ("0.75", "usd")],
+    ("cost", "currency", "problem"),
+    [
+        (
+            "twelve",
+            "USD",
+            "route_cost='twelve' is not a decimal number; write it like \"12.50\"",
+        ),
+        ("NaN", "USD", "route_cost='NaN' is not finite; expected a decimal amount"),
+        (
+            "0.75",
+            "usd",
+            "Money.currency='usd' is not an ISO 4217 code; expected three capital "
+            'letters such as "USD"',
+        ),
+    ],
 )
-def test_bill_route_invalid_cost(cost: str, currency: str) -> None:
+def test_bill_route_invalid_cost(cost: str, currency: str, problem: str) -> None:
     """A malformed route cost leaves the crossing unpriced instead of raising."""
     crossing = make_crossing(
         "carrier_path", usage=None, route_cost=cost, route_currency=currency
     )
     entry = bill(crossing)
+    assert entry.status is BillingStatus.PRICE_UNKNOWN
     assert entry.usage_charge is None
+    assert entry.message == f"the route's cost cannot be read: {problem}"
+    assert entry.toll == Money(Decimal("0.0005"), "USD")
 
 
 def test_entry_to_json() -> None:

@@ -16,8 +16,8 @@ from ssoar.ledger._pricing import (
     PriceUnknown,
     resolve_provider_id,
 )
-from ssoar.model._usage import TokenUsage, UsageError
 from ssoar.model._money import Money
+from ssoar.model._usage import TokenUsage, UsageError
 
 # gpt-4o is $2.50 per million input tokens, $1.25 per million cached input
 # tokens and $10 per million output tokens at this date in genai-prices 0.2.3.

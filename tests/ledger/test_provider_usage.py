@@ -699,8 +699,11 @@ def test_anthropic_totals_preserved(
 
 
 def test_field_lists_match_dataclass() -> None:
-    names = tuple(field.name for field in fields(TokenUsage))
+    """Every constructor field is a token count named in the two lists."""
+    names = tuple(field.name for field in fields(TokenUsage) if field.init)
     assert names == PART_FIELDS + BREAKDOWN_FIELDS
+    cached = [field.name for field in fields(TokenUsage) if not field.init]
+    assert cached == ["_json"]
 
 
 def test_breakdown_larger_than_part() -> None:

@@ -255,8 +255,27 @@ def test_unknown_used_kind_names_file(tmp_path: Path) -> None:
     text = HEADER + 'extends = "generic"\nuses = ["teleport", "session_closure"]\n'
     path = write(tmp_path, "t.toml", text)
     message = load_error(path)
-    assert "teleport" in message
-    assert str(path) in message
+    assert message == (
+        f"{path}: 'uses' names crossing kind 'teleport', which template 'generic' "
+        f"does not have; its kinds are {', '.join(GENERIC_KINDS)}"
+    )
+
+
+def test_relative_extends_beside_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative ``extends`` is found beside the template that names it."""
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    parent = HEADER.replace('"custom"', '"parent"') + 'extends = "generic"\n'
+    write(folder, "parent.toml", parent + NEW_KIND)
+    child = HEADER.replace('"custom"', '"child"') + 'extends = "parent.toml"\n'
+    uses = 'uses = ["data_export", "session_closure"]\n'
+    path = write(folder, "child.toml", child + uses)
+    monkeypatch.chdir(tmp_path)
+    template = load_template(str(path))
+    assert template.name == "child"
+    assert list(template.kinds) == ["data_export", "session_closure"]
 
 
 def test_uses_not_list_rejected(tmp_path: Path) -> None:

@@ -77,11 +77,33 @@ def test_parse_out_of_range_rejected(value: object) -> None:
         parse_time(value, field="start")
 
 
-@pytest.mark.parametrize("value", [10**30, -(10**25), 2**63])
-def test_parse_huge_integer_value_error(value: int) -> None:
-    """Integers far outside any datetime raise ValueError, as documented."""
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            10**30,
+            f"start={10**30} is not a time: expected nanoseconds since the epoch "
+            "between 2000 and 2200",
+        ),
+        (
+            -(10**25),
+            f"start={-(10**25)} is not a time: expected nanoseconds since the "
+            "epoch between 2000 and 2200",
+        ),
+        # 2**63 ns is a datetime, just past the allowed range.
+        (
+            2**63,
+            "start=9223372036854775808 is 2262-04-11T23:47:16.854775+00:00, "
+            "outside 2000-2200; check whether the unit is nanoseconds",
+        ),
+    ],
+)
+def test_parse_huge_integer_value_error(value: int, message: str) -> None:
+    """Integers far outside any datetime raise ValueError, not OverflowError."""
+    with pytest.raises(ValueError) as raised:
         parse_time(value, field="start")
+    assert type(raised.value) is ValueError
+    assert str(raised.value) == message
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2025-13-01T00:00:00Z", ""])

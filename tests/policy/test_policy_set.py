@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ssoar._runtime import compile_policies
 from ssoar.booth._entities import SessionEntities
 from ssoar.errors import PolicyError
 from ssoar.model import Participant, ParticipantClass, Session, load_template
@@ -22,6 +23,7 @@ from ssoar.policy import (
     BoothPolicies,
     PolicyInfo,
     PolicySource,
+    compute_policy_digest,
     split_policies,
 )
 
@@ -220,11 +222,53 @@ def test_policy_info_unknown_id() -> None:
         policies.info("nope")
 
 
-def test_digest_ignores_file_names() -> None:
+def test_digest_changes_with_file() -> None:
+    """The digest says where each policy came from, so the file is part of it."""
     text = '@id("m")\npermit (principal, action, resource);\n'
     first = compile_text(text, "/one/a.cedar")
     second = compile_text(text, "/two/b.cedar")
-    assert first.digest == second.digest
+    assert first.digest != second.digest
+
+
+def test_digest_changes_with_line() -> None:
+    text = '@id("m")\npermit (principal, action, resource);\n'
+    first = compile_text(text)
+    second = compile_text("\n" + text)
+    assert first.digest != second.digest
+
+
+def test_digest_same_for_same_sources() -> None:
+    text = '@id("m")\npermit (principal, action, resource);\n'
+    assert compile_text(text, "a.cedar").digest == compile_text(text, "a.cedar").digest
+
+
+def test_digest_from_stored_sources() -> None:
+    """compute_policy_digest over (layer, file, line, text) gives the set's digest."""
+    text = (
+        '// two policies\n@id("m")\npermit (principal, action, resource);\n\n'
+        '@id("n")\nforbid (principal, action, resource) when { !context.granted };\n'
+    )
+    policies = compile_text(text, "t.cedar")
+    assert [(layer, item.line) for layer, item in policies.statements] == [
+        ("tenant", 2),
+        ("tenant", 5),
+    ]
+    digest = compute_policy_digest(
+        (layer, item.file, item.line, item.text) for layer, item in policies.statements
+    )
+    assert digest == policies.digest
+    moved = compute_policy_digest(
+        (layer, item.file, item.line + 1, item.text)
+        for layer, item in policies.statements
+    )
+    assert moved != policies.digest
+
+
+def test_digest_length_prefixed() -> None:
+    """Parts are length-prefixed, so moving text between parts changes the digest."""
+    assert compute_policy_digest([("tenant", "ab", 1, "c")]) != compute_policy_digest(
+        [("tenant", "a", 1, "bc")]
+    )
 
 
 def test_digest_changes_with_text() -> None:
@@ -328,8 +372,10 @@ def test_evaluate_erroring_forbid_denies() -> None:
         session_entities().handle,
     )
     assert evaluation.allowed is False
-    assert len(evaluation.errors) == 1
-    assert "agent:ghost" in evaluation.errors[0]
+    assert evaluation.errors == (
+        "error while evaluating policy `named`: entity "
+        '`Participant::"agent:ghost"` does not exist',
+    )
     assert evaluation.obligations == ()
 
 
@@ -346,7 +392,7 @@ def test_evaluate_permit_ids_and_obligations() -> None:
         request("tool_call", BASE_CONTEXT), session_entities().handle
     )
     assert evaluation.allowed is True
-    assert sorted(evaluation.policy_ids) == ["one", "two"]
+    assert evaluation.policy_ids == ("one", "two")
     assert sorted(evaluation.obligations) == ["a", "b", "c"]
 
 
@@ -364,7 +410,9 @@ def test_evaluate_policy_ids_deterministic() -> None:
     handle = session_entities().handle
     query = request("tool_call", BASE_CONTEXT)
     evaluations = [policies.evaluate(query, handle) for _ in range(50)]
-    assert len({evaluation.policy_ids for evaluation in evaluations}) == 1
+    assert {evaluation.policy_ids for evaluation in evaluations} == {
+        ("one", "two", "three")
+    }
     assert len({evaluation.obligations for evaluation in evaluations}) == 1
 
 
@@ -600,3 +648,45 @@ def test_pruning_keeps_decision(
     assert pruned.forbidden == full.forbidden
     assert sorted(pruned.obligations) == sorted(full.obligations)
     assert bool(pruned.errors) == bool(full.errors)
+
+
+# The template layer
+
+
+CUSTOM_TEMPLATE = '@id("custom.all")\npermit (principal, action, resource);\n'
+
+
+def test_compile_policies_template_defaults() -> None:
+    policies = compile_policies(GENERIC)
+    first = policies.infos[0]
+    assert (first.policy_id, first.layer, first.file, first.line) == (
+        "generic.admission.declared",
+        "template",
+        "ssoar:policy/defaults/generic.cedar",
+        15,
+    )
+
+
+def test_compile_policies_template_replaced(tmp_path: Path) -> None:
+    """template_policies takes the place of the template's default policies."""
+    path = tmp_path / "base.cedar"
+    path.write_text(CUSTOM_TEMPLATE, encoding="utf-8")
+    policies = compile_policies(GENERIC, template_policies=path)
+    described = [
+        (info.policy_id, info.layer, info.file, info.line) for info in policies.infos
+    ]
+    assert described == [("custom.all", "template", str(path), 1)]
+
+
+def test_compile_policies_tenant_on_replaced(tmp_path: Path) -> None:
+    base = tmp_path / "base.cedar"
+    base.write_text(CUSTOM_TEMPLATE, encoding="utf-8")
+    tenant = tmp_path / "tenant.cedar"
+    tenant.write_text(
+        '@id("tenant.no-tools")\n'
+        'forbid (principal, action == Action::"tool_call", resource);\n',
+        encoding="utf-8",
+    )
+    policies = compile_policies(GENERIC, tenant, template_policies=base)
+    layers = [(info.policy_id, info.layer) for info in policies.infos]
+    assert layers == [("custom.all", "template"), ("tenant.no-tools", "tenant")]

@@ -402,6 +402,14 @@ unless { Tool::"search".name == "search" };
 """
 
 
+# Names an entity without reading its attributes, so each session keeps its
+# own memo and adding an entity drops only the entries that name it.
+BLOCKED_TOOL = """
+@id("tenant.tools.blocked-tool")
+forbid (principal, action == Action::"tool_call", resource == Tool::"blocked");
+"""
+
+
 def tool_call(
     crossing_id: str, minutes: int, actor: str = "tool:late", target: str = "late"
 ) -> Crossing:
@@ -464,12 +472,20 @@ def test_registered_actor_decided_by_name() -> None:
 def test_booth_reads_entity_literals() -> None:
     assert DEFAULT_BOOTH.policies.reads_entity_literals is False
     assert compile_booth(NAMED_TOOLS).policies.reads_entity_literals is False
+    assert compile_booth(BLOCKED_TOOL).policies.reads_entity_literals is False
     assert compile_booth(SEARCH_LITERAL).policies.reads_entity_literals is True
+
+
+def test_booth_names_entities() -> None:
+    assert DEFAULT_BOOTH.policies.names_entities is False
+    assert compile_booth(NAMED_TOOLS).policies.names_entities is False
+    assert compile_booth(BLOCKED_TOOL).policies.names_entities is True
+    assert compile_booth(SEARCH_LITERAL).policies.names_entities is True
 
 
 def test_register_drops_memo_naming_entity() -> None:
     """A new participant drops only the evaluations that named it."""
-    book = new_book()
+    book = new_book(compile_booth(BLOCKED_TOOL))
     set_up(book)
     admit_alice(book)
     register_tool(book, "late")
@@ -490,6 +506,11 @@ def test_register_drops_memo_naming_entity() -> None:
         ("tool:late", "tool_call", "Participant", "tool:next")
     ]
     register_tool(book, "next")
+    kept_requests = [key[:4] for key in book.entities.memo]
+    assert kept_requests == [
+        (ALICE, "participant_admission", "Session", "s-1"),
+        ("model:openai/gpt-4o", "model_invocation", "Model", "openai/gpt-4o"),
+    ]
     assert set(book.entities.memo) == before - named
 
 
@@ -678,7 +699,7 @@ def test_money_conserved_property(plans: list[dict[str, Any]]) -> None:
         assert sum(item.money_at_risk is not None for item in items) <= 1
 
 
-# Records that ssoar builds hold no float, so canonical_record_json, which
+# Records that ssoar builds contain no float, so canonical_record_json, which
 # does not look for floats, writes their RFC 8785 form.
 
 _INTEGERS = st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
@@ -792,8 +813,8 @@ def float_paths(value: Any, path: str = "$") -> list[str]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_records_hold_no_float(data: st.DataObject) -> None:
-    """Every record of a generated session, and its settlement, holds no float."""
+def test_records_contain_no_float(data: st.DataObject) -> None:
+    """No record of a generated session, its settlement included, contains a float."""
     book = new_book()
     set_up(book)
     for participant_id, participant_class in _ACTOR_CLASSES.items():

@@ -142,7 +142,7 @@ def settle(
         "grants": [],
         "revoked": [],
         "accounts": [],
-        "release_transfers": [],
+        "transfers": [],
         "merkle_root": bytes(32),
         "tree_size": 5,
         "policy_digest": "sha256:test",
@@ -178,6 +178,15 @@ def test_settlement_record_header() -> None:
     assert record["opened_at"] == "2025-06-01T00:00:00.000000Z"
     assert record["closed_at"] == "2025-06-01T01:00:00.000000Z"
     assert record["close_reason"] == "imported"
+
+
+def test_settlement_record_root() -> None:
+    """The signed root and tree size sit at the top level of the record."""
+    record = settle(merkle_root=bytes(range(32)), tree_size=9)
+    assert record["merkle_root"] == bytes(range(32)).hex()
+    assert record["tree_size"] == 9
+    assert record["hash_algorithm"] == "sha256"
+    assert "audit" not in record
 
 
 # Totals
@@ -315,11 +324,13 @@ def test_settlement_entitlement_totals() -> None:
         compute=OUTCOMES[0].compute,
         entitlement=EntitlementEntry((reserve, post), (overdraft,)),
     )
+    # The outcome's own transfers are among the session's transfers and are
+    # counted once.
     record = settle(
         [outcome],
         {"c-clean": []},
         accounts=[AccountSummary(account, Decimal(20))],
-        release_transfers=[release],
+        transfers=[reserve, post, release],
     )
     assert record["totals"]["entitlement"]["acct"] == {
         "unit": "tokens",
@@ -365,3 +376,41 @@ def test_sign_leaves_record_unchanged() -> None:
     record = settle()
     sign_settlement(record, KEY)
     assert "key_id" not in record
+
+
+def test_open_reservation_released_counted() -> None:
+    """A reservation held open until close is released there and counted."""
+    quota = Quota("q", QuotaScope.SESSION, QuotaUnit.TOKENS, Decimal(500))
+    account = Account("acct", quota, "s-1")
+    reserve = Transfer(
+        "c-open/acct/reserve",
+        "acct",
+        "c-open",
+        TransferPhase.RESERVE,
+        Decimal(40),
+        "c-open/acct/reserve",
+    )
+    release = Transfer(
+        "c-open/acct/release",
+        "acct",
+        "c-open",
+        TransferPhase.RELEASE,
+        Decimal(40),
+        "c-open/acct/reserve",
+    )
+    record = settle(
+        OUTCOMES[:1],
+        {"c-clean": []},
+        accounts=[AccountSummary(account, Decimal(0))],
+        transfers=[reserve, release],
+    )
+    assert record["totals"]["entitlement"]["acct"] == {
+        "unit": "tokens",
+        "currency": None,
+        "limit": "500",
+        "posted_before": "0",
+        "reserved": "40",
+        "posted": "0",
+        "released": "40",
+        "overdrawn": "0",
+    }

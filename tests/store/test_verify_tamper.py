@@ -79,8 +79,8 @@ NAMING_KEYS: dict[str, tuple[str, ...]] = {
     "settlements": ("session_id",),
 }
 TABLES = tuple(NAMING_KEYS)
-# The store checks schema_migrations when it opens a database; verify does not
-# read it.
+# The store checks schema_migrations when it opens a database, and verify does
+# not read it.
 UNVERIFIED_TABLES = frozenset({"schema_migrations"})
 LEDGER_VIEWS = (
     "crossing_records",
@@ -160,9 +160,16 @@ def database(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Database:
     """Build the database once per test run and hand every test the same file."""
-    for name in ("SSOAR_DB", "SSOAR_KEY_FILE", "SSOAR_TENANT", "SSOAR_TEMPLATE"):
+    for name in (
+        "SSOAR_DB",
+        "SSOAR_KEY_FILE",
+        "SSOAR_TENANT",
+        "SSOAR_TEMPLATE",
+        "SSOAR_POLICY_DIR",
+        "SSOAR_TEMPLATE_POLICIES",
+        "SSOAR_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("SSOAR_CONFIG", raising=False)
     if "database" not in _CACHE:
         folder = tmp_path_factory.mktemp("tamper")
         monkeypatch.chdir(folder)

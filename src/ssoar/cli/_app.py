@@ -40,7 +40,7 @@ policy_app = typer.Typer(
     help=(
         "Check and show booth policies.\n\n"
         "Example: ssoar policy show generic > base.cedar && "
-        "ssoar policy check --template-policies base.cedar"
+        "ssoar policy check --template generic --template-policies base.cedar"
     ),
     no_args_is_help=True,
 )

@@ -86,10 +86,10 @@ class TokenUsage:
     output_video_tokens: int = 0
     """Of ``output_tokens`` (reasoning excluded), video ones."""
     output_citation_tokens: int = 0
+    """Of ``output_tokens`` (reasoning excluded), citation tokens (Perplexity)."""
     _json: dict[str, int] | None = field(
         default=None, init=False, repr=False, compare=False
     )
-    """Of ``output_tokens`` (reasoning excluded), citation tokens (Perplexity)."""
 
     def __post_init__(self) -> None:
         values = [getattr(self, name) for name in _ALL_FIELDS]

@@ -151,7 +151,7 @@ class BoothPolicies:
         combined = "\n".join(statement.text for _, statement in statements)
         infos = _policy_infos(statements, combined)
         schema_json = json.dumps(build_schema(template))
-        _validate(statements, combined, schema_json)
+        _validate(statements, combined, schema_json, [info.policy_id for info in infos])
         digest = _digest(statements)
         return cls(
             template,
@@ -424,8 +424,21 @@ def _policy_infos(
     return infos
 
 
+def _name_positions(text: str, ids: Sequence[str]) -> str:
+    """Replace Cedar's positional policy names (``policy3``) with ``@id`` values."""
+
+    def name(match: re.Match[str]) -> str:
+        index = int(match.group(0)[len("policy") :])
+        return ids[index] if index < len(ids) else match.group(0)
+
+    return _POSITIONAL_NAME.sub(name, text)
+
+
 def _validate(
-    statements: Sequence[tuple[str, PolicyStatement]], combined: str, schema_json: str
+    statements: Sequence[tuple[str, PolicyStatement]],
+    combined: str,
+    schema_json: str,
+    ids: Sequence[str],
 ) -> None:
     result = cedarpy.validate_policies(combined, schema_json)
     if result.validation_passed:
@@ -438,7 +451,7 @@ def _validate(
             index = int(position[6:])
             if index < len(statements):
                 statement = statements[index][1]
-        problems.append((statement, str(error.error)))
+        problems.append((statement, _name_positions(str(error.error), ids)))
     first_statement, first_message = problems[0]
     detail = f"does not validate against the schema: {first_message}"
     if len(problems) > 1:

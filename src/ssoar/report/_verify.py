@@ -5,10 +5,9 @@ For each session, in order:
 1. Each leaf's hash is SHA-256(0x00 || record) over the whole stored record
    (RFC 6962 section 2.1); leaves are numbered 0 to n-1 without gaps, and
    each leaf's type and id are the ones its record states.
-2. The Merkle root over the leaf hashes equals the root and tree size in the
-   settlement.
-3. The settlement's columns match its record, and its Ed25519 signature
+2. The settlement's columns match its record, and its Ed25519 signature
    verifies with the trusted key.
+3. The Merkle root over the leaf hashes equals the signed root and tree size.
 4. Every row of every projection table equals the row recomputed from its
    audit leaf, and no table holds a row without a leaf.
 5. The settlement's exceptions and account postings match the settlement
@@ -143,8 +142,10 @@ def verify_session(
             f"settlements/{session_id}",
             "step 2: the session has no settlement",
         )
-    _verify_root(session_id, leaves, settlement)
+    # The settlement row is checked against its signed record first, so the
+    # root and size the leaves are compared with are the signed ones.
     signed = _verify_settlement(session_id, settlement, trusted_public_key)
+    _verify_root(session_id, leaves, settlement)
     rows = _verify_rows(store, session_id, leaves, records)
     _verify_totals(store, session_id, signed, records)
     _verify_policies(store, session_id, signed)
@@ -198,12 +199,12 @@ def _verify_leaves(session_id: str, leaves: Sequence[Leaf]) -> list[dict[str, An
 def _verify_root(
     session_id: str, leaves: Sequence[Leaf], settlement: SettlementRow
 ) -> None:
-    """Step 2: the root over all leaves is the signed root."""
+    """Step 3: the root over all leaves is the signed root."""
     if settlement.tree_size > len(leaves):
         raise VerificationError(
             session_id,
             f"audit_leaves/{len(leaves)}",
-            f"step 2: the settlement covers {settlement.tree_size} leaves, but only "
+            f"step 3: the settlement covers {settlement.tree_size} leaves, but only "
             f"{len(leaves)} are stored",
         )
     if settlement.tree_size < len(leaves):
@@ -211,7 +212,7 @@ def _verify_root(
         raise VerificationError(
             session_id,
             _leaf_name(extra),
-            f"step 2: leaf is beyond the {settlement.tree_size} leaves the "
+            f"step 3: leaf is beyond the {settlement.tree_size} leaves the "
             "settlement covers",
         )
     root = root_from_leaf_hashes([leaf.leaf_hash for leaf in leaves])
@@ -219,7 +220,7 @@ def _verify_root(
         raise VerificationError(
             session_id,
             f"settlements/{session_id}",
-            f"step 2: settlement root {settlement.merkle_root} does not match the log "
+            f"step 3: settlement root {settlement.merkle_root} does not match the log "
             f"root {root.hex()}",
         )
 
@@ -227,13 +228,13 @@ def _verify_root(
 def _verify_settlement(
     session_id: str, settlement: SettlementRow, trusted_public_key: bytes
 ) -> dict[str, Any]:
-    """Step 3: the settlement row matches its record and the signature verifies."""
+    """Step 2: the settlement row matches its record and the signature verifies."""
     name = f"settlements/{session_id}"
     try:
         record = orjson.loads(settlement.record)
     except orjson.JSONDecodeError:
         raise VerificationError(
-            session_id, name, "step 3: settlement record is not valid JSON"
+            session_id, name, "step 2: settlement record is not valid JSON"
         ) from None
     expected = (
         record.get("session_id"),
@@ -261,7 +262,7 @@ def _verify_settlement(
         raise VerificationError(
             session_id,
             name,
-            "step 3: settlement columns do not match the signed record",
+            "step 2: settlement columns do not match the signed record",
         )
     if settlement.public_key != trusted_public_key:
         signer = settlement.public_key
@@ -269,13 +270,13 @@ def _verify_settlement(
         raise VerificationError(
             session_id,
             name,
-            f"step 3: settlement was signed with {signer_id}, not the trusted key "
+            f"step 2: settlement was signed with {signer_id}, not the trusted key "
             f"{compute_key_id(trusted_public_key)}",
         )
     try:
         verify_signature(trusted_public_key, settlement.signature, settlement.record)
     except SignatureInvalid as error:
-        raise VerificationError(session_id, name, f"step 3: {error}") from None
+        raise VerificationError(session_id, name, f"step 2: {error}") from None
     return dict(record)
 
 
