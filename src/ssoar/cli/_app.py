@@ -280,7 +280,7 @@ def verify_command(
         stdout.print(
             f"verified {report.sessions_checked} sessions: {report.leaves_checked} "
             "audit records, "
-            f"{report.rows_checked} ledger rows, every root and signature matches"
+            f"{report.rows_checked} table rows; every root and signature matches"
         )
     else:
         for failure in report.failures:
