@@ -89,6 +89,80 @@ class SpanFacts:
         return self.response_model or self.request_model
 
 
+_MODEL_NAMES = keys.REQUEST_MODEL + keys.RESPONSE_MODEL
+_GROUPS: tuple[tuple[str, ...], ...] = (
+    keys.OPERATION_NAME,
+    keys.PROVIDER,
+    keys.REQUEST_MODEL,
+    keys.RESPONSE_MODEL,
+    _MODEL_NAMES,
+    keys.FINISH_REASONS,
+    keys.MAX_TOKENS,
+    keys.STREAMING,
+    keys.INPUT_TOKENS,
+    keys.OUTPUT_TOKENS,
+    keys.CACHE_READ_TOKENS,
+    keys.CACHE_WRITE_TOKENS,
+    keys.REASONING_TOKENS,
+    keys.CONVERSATION_ID,
+    keys.USER_ID,
+    keys.AGENT_NAME,
+    keys.TOOL_NAME,
+    keys.TOOL_CALL_ID,
+    keys.TOOL_TYPE,
+    keys.MEMORY_STORE_ID,
+    keys.MEMORY_RECORD_ID,
+)
+_GROUP_INDEX = {group: index for index, group in enumerate(_GROUPS)}
+
+
+def _key_ranks() -> dict[str, list[tuple[int, int]]]:
+    """Map each attribute key to the groups it is in, with its rank there."""
+    ranks: dict[str, list[tuple[int, int]]] = {}
+    for index, group in enumerate(_GROUPS):
+        for rank, key in enumerate(group):
+            ranks.setdefault(key, []).append((index, rank))
+    return ranks
+
+
+_KEY_RANKS = _key_ranks()
+
+
+class _Lookup:
+    """The attributes of one span, looked up by fact in one pass.
+
+    ``first`` has the meaning of ``SpanRecord.first`` for the groups of keys
+    in ``_GROUPS``: the first key of the group, in the group's order, that
+    holds a value other than None or "".
+    """
+
+    __slots__ = ("_best", "_span")
+
+    def __init__(self, span: SpanRecord) -> None:
+        self._span = span
+        best: dict[int, tuple[int, str, Any]] = {}
+        for key, value in span.attributes.items():
+            ranks = _KEY_RANKS.get(key)
+            if ranks is None or value is None or value == "":
+                continue
+            for group, rank in ranks:
+                current = best.get(group)
+                if current is None or rank < current[0]:
+                    best[group] = (rank, key, value)
+        self._best = best
+
+    def first(self, group: tuple[str, ...]) -> tuple[str, Any] | None:
+        index = _GROUP_INDEX.get(group)
+        if index is None:
+            return self._span.first(group)
+        entry = self._best.get(index)
+        return None if entry is None else (entry[1], entry[2])
+
+    def value(self, group: tuple[str, ...]) -> Any:
+        found = self.first(group)
+        return None if found is None else found[1]
+
+
 def read_facts(span: SpanRecord) -> SpanFacts:
     """Read the normalised facts of a span.
 
@@ -97,19 +171,20 @@ def read_facts(span: SpanRecord) -> SpanFacts:
             exceeds its total.
     """
     attributes = span.attributes
+    found = _Lookup(span)
     invocation = _json_object(attributes.get("llm.invocation_parameters"))
     output = _json_object(attributes.get("output.value"))
-    role = _role(span)
-    usage, source, convention = _usage(span)
-    provider_found = span.first(keys.PROVIDER)
+    role = _role(span, found)
+    usage, source, convention = _usage(span, found)
+    provider_found = found.first(keys.PROVIDER)
     raw_provider = str(provider_found[1]) if provider_found else None
     provider = resolve_provider_id(raw_provider) or (
         raw_provider.lower() if raw_provider else None
     )
-    request_model = _text(span.value(keys.REQUEST_MODEL)) or _text(
+    request_model = _text(found.value(keys.REQUEST_MODEL)) or _text(
         invocation.get("model")
     )
-    response_model = _text(span.value(keys.RESPONSE_MODEL))
+    response_model = _text(found.value(keys.RESPONSE_MODEL))
     if response_model is None and span.langfuse is not None:
         response_model = span.langfuse.model
     failed, error = _failure(span)
@@ -128,20 +203,20 @@ def read_facts(span: SpanRecord) -> SpanFacts:
         usage=usage,
         usage_source=source,
         usage_convention=convention,
-        output_tokens_max=_output_cap(span, invocation),
-        finish_reasons=_finish_reasons(span, output),
-        streaming=_streaming(span, invocation),
-        agent_name=_text(span.value(keys.AGENT_NAME)),
-        tool_name=_text(span.value(keys.TOOL_NAME)),
-        tool_call_id=_text(span.value(keys.TOOL_CALL_ID)),
-        tool_type=_text(span.value(keys.TOOL_TYPE)),
-        memory_store=_text(span.value(keys.MEMORY_STORE_ID)),
-        memory_record=_text(span.value(keys.MEMORY_RECORD_ID)),
-        memory_operation=_text(span.value(keys.OPERATION_NAME))
+        output_tokens_max=_output_cap(found, invocation),
+        finish_reasons=_finish_reasons(found, output),
+        streaming=_streaming(found, invocation),
+        agent_name=_text(found.value(keys.AGENT_NAME)),
+        tool_name=_text(found.value(keys.TOOL_NAME)),
+        tool_call_id=_text(found.value(keys.TOOL_CALL_ID)),
+        tool_type=_text(found.value(keys.TOOL_TYPE)),
+        memory_store=_text(found.value(keys.MEMORY_STORE_ID)),
+        memory_record=_text(found.value(keys.MEMORY_RECORD_ID)),
+        memory_operation=_text(found.value(keys.OPERATION_NAME))
         if role == "memory"
         else None,
-        conversation_id=_text(span.value(keys.CONVERSATION_ID)),
-        user_id=_text(span.value(keys.USER_ID)),
+        conversation_id=_text(found.value(keys.CONVERSATION_ID)),
+        user_id=_text(found.value(keys.USER_ID)),
         failed=failed,
         error=error,
         ignored_keys=tuple(ignored),
@@ -190,7 +265,7 @@ _USED_KEYS = _collect_used_keys()
 """Attribute keys the importer reads; every other key is recorded as ignored."""
 
 
-def _role(span: SpanRecord) -> Role:
+def _role(span: SpanRecord, found: _Lookup) -> Role:
     attributes = span.attributes
     operation = _text(attributes.get("gen_ai.operation.name"))
     kind = str(attributes.get(keys.OPENINFERENCE_SPAN_KIND) or "").upper()
@@ -213,28 +288,28 @@ def _role(span: SpanRecord) -> Role:
         or observation == "GENERATION"
     ):
         return "model"
-    if span.first(keys.AGENT_NAME) is not None:
+    if found.first(keys.AGENT_NAME) is not None:
         return "agent"
-    if span.first(keys.INPUT_TOKENS) is not None and span.first(
-        keys.REQUEST_MODEL + keys.RESPONSE_MODEL
-    ):
+    if found.first(keys.INPUT_TOKENS) is not None and found.first(_MODEL_NAMES):
         return "model"
     return "structure"
 
 
-def _usage(span: SpanRecord) -> tuple[TokenUsage | None, UsageSource, str | None]:
+def _usage(
+    span: SpanRecord, found: _Lookup
+) -> tuple[TokenUsage | None, UsageSource, str | None]:
     """Read usage from span attributes, else from Langfuse's usage details."""
-    input_found = span.first(keys.INPUT_TOKENS)
-    output_found = span.first(keys.OUTPUT_TOKENS)
-    found = input_found or output_found
-    if found is not None:
-        convention = "openinference" if found[0].startswith("llm.") else "gen_ai"
+    input_found = found.first(keys.INPUT_TOKENS)
+    output_found = found.first(keys.OUTPUT_TOKENS)
+    counted = input_found or output_found
+    if counted is not None:
+        convention = "openinference" if counted[0].startswith("llm.") else "gen_ai"
         counts = {
             "input_tokens": _count(span, input_found),
             "output_tokens": _count(span, output_found),
-            "cache_read_tokens": _count(span, span.first(keys.CACHE_READ_TOKENS)),
-            "cache_write_tokens": _count(span, span.first(keys.CACHE_WRITE_TOKENS)),
-            "reasoning_tokens": _count(span, span.first(keys.REASONING_TOKENS)),
+            "cache_read_tokens": _count(span, found.first(keys.CACHE_READ_TOKENS)),
+            "cache_write_tokens": _count(span, found.first(keys.CACHE_WRITE_TOKENS)),
+            "reasoning_tokens": _count(span, found.first(keys.REASONING_TOKENS)),
         }
         return _split(span, counts), UsageSource.REPORTED, convention
     details = span.langfuse.usage_details if span.langfuse else {}
@@ -327,8 +402,8 @@ def _failure(span: SpanRecord) -> tuple[bool, str | None]:
     return False, None
 
 
-def _output_cap(span: SpanRecord, invocation: Mapping[str, Any]) -> int | None:
-    value = span.value(keys.MAX_TOKENS)
+def _output_cap(found: _Lookup, invocation: Mapping[str, Any]) -> int | None:
+    value = found.value(keys.MAX_TOKENS)
     if value is None:
         value = invocation.get("max_completion_tokens", invocation.get("max_tokens"))
     if value is None or isinstance(value, bool):
@@ -339,8 +414,8 @@ def _output_cap(span: SpanRecord, invocation: Mapping[str, Any]) -> int | None:
         return None
 
 
-def _finish_reasons(span: SpanRecord, output: Mapping[str, Any]) -> tuple[str, ...]:
-    value = span.value(keys.FINISH_REASONS)
+def _finish_reasons(found: _Lookup, output: Mapping[str, Any]) -> tuple[str, ...]:
+    value = found.value(keys.FINISH_REASONS)
     reasons: list[Any] = []
     if isinstance(value, list | tuple):
         reasons = list(value)
@@ -358,8 +433,8 @@ def _finish_reasons(span: SpanRecord, output: Mapping[str, Any]) -> tuple[str, .
     return tuple(str(reason).lower() for reason in reasons if reason)
 
 
-def _streaming(span: SpanRecord, invocation: Mapping[str, Any]) -> bool:
-    value = span.value(keys.STREAMING)
+def _streaming(found: _Lookup, invocation: Mapping[str, Any]) -> bool:
+    value = found.value(keys.STREAMING)
     if value is None:
         value = invocation.get("stream")
     return value is True or value == "true"

@@ -186,6 +186,11 @@ class _Drafter:
                 self.children[f"{span.record.trace_id}/{parent}"].append(span)
         self.first_seen: dict[str, tuple[datetime, _Span]] = {}
         self.holders: set[str] = set()
+        self.trace_users: dict[str | None, str] = {}
+        """The first user id each trace names, for its spans that name none."""
+        for span in self.spans:
+            if span.facts.user_id:
+                self.trace_users.setdefault(span.record.trace_id, span.facts.user_id)
 
     def run(self) -> None:
         draft = self.draft
@@ -394,10 +399,7 @@ class _Drafter:
             return span.record.langfuse.trace_user_id
         if span.facts.user_id:
             return span.facts.user_id
-        for other in self.spans:
-            if other.record.trace_id == span.record.trace_id and other.facts.user_id:
-                return other.facts.user_id
-        return None
+        return self.trace_users.get(span.record.trace_id)
 
     def _has_usage_below(self, span: _Span) -> bool:
         pending = list(self.children.get(span.key, ()))
