@@ -46,7 +46,7 @@ class SessionLog:
         """Canonicalise a record and append it as the next leaf.
 
         The record must carry its own ``type`` and ``session_id``, so a leaf
-        read on its own still says what it is and where it belongs.
+        read on its own still states what it is and where it belongs.
         """
         assert record.get("type") == record_type, (record.get("type"), record_type)
         assert record.get("session_id") == self.session_id, record.get("session_id")

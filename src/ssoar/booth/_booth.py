@@ -53,7 +53,7 @@ _SESSION_CLASS = "session"
 
 @dataclass(slots=True)
 class BoothFacts:
-    """What the session's ledgers say about a crossing before the booth decides.
+    """What the session's ledgers record about a crossing before the booth decides.
 
     Built on the hot path, once or more per crossing, so it is a plain slots
     dataclass: frozen dataclasses cost about four times as much to build.
@@ -83,7 +83,7 @@ class Booth:
         """Evaluations shared by every session, when no policy names an entity.
 
         Then a decision depends only on the request and the attributes of its
-        principal and resource, which the key holds, so equal requests from
+        principal and resource, which the key contains, so equal requests from
         different sessions share one evaluation."""
         wanted = policies.context_keys
         self._context_keys: tuple[str, ...] | None = (
@@ -105,7 +105,7 @@ class Booth:
             facts: Admission, authority and entitlement facts about it.
             entities: The session's Cedar entities.
             retrospective: True for imported history, where the decision
-                records what the booth would have said.
+                records what the booth would have decided.
         """
         spec = self.template.spec(crossing.kind)
         reasons: list[DenialReason] = []

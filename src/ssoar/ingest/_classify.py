@@ -53,7 +53,7 @@ _INDEX_PATTERN = re.compile(r"\.\d+(?=\.|$)")
 
 @dataclass(slots=True)
 class SpanFacts:
-    """What the importer reads from one span, in normalised form.
+    """The normalised facts the importer reads from one span.
 
     Not frozen, for the same reason as ``SpanRecord``; nothing changes it.
     """
@@ -65,7 +65,7 @@ class SpanFacts:
     usage: TokenUsage | None
     usage_source: UsageSource
     usage_convention: str | None
-    """Where the usage came from: ``gen_ai``, ``openinference`` or ``langfuse``."""
+    """The source of the usage: ``gen_ai``, ``openinference`` or ``langfuse``."""
     output_tokens_max: int | None
     finish_reasons: tuple[str, ...]
     streaming: bool
@@ -133,7 +133,7 @@ class _Lookup:
 
     ``first`` has the meaning of ``SpanRecord.first`` for the groups of keys
     in ``_GROUPS``: the first key of the group, in the group's order, that
-    holds a value other than None or "".
+    contains a value other than None or "".
     """
 
     __slots__ = ("_best", "_span")

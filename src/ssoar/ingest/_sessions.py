@@ -498,7 +498,7 @@ class _Drafter:
 
 
 def _comparable(crossing: Crossing) -> bytes:
-    """The crossing without where it was read from, for comparing duplicates."""
+    """Return the crossing without its source, for comparing duplicates."""
     data = crossing.to_json()
     data.pop("source")
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

@@ -68,7 +68,7 @@ class TollSchedule:
 
 
 class BillingStatus(StrEnum):
-    """How a crossing's usage was billed."""
+    """The outcome of billing a crossing's usage."""
 
     PRICED = "priced"
     PRICE_UNKNOWN = "price_unknown"

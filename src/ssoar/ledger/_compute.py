@@ -13,7 +13,7 @@ __all__ = ["ComputeEntry", "meter_crossing"]
 
 @dataclass(slots=True)
 class ComputeEntry:
-    """What one crossing consumed.
+    """The compute one crossing consumed.
 
     Built on the hot path, once or more per crossing, so it is a plain slots
     dataclass: frozen dataclasses cost about four times as much to build.

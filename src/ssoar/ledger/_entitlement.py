@@ -45,7 +45,7 @@ class QuotaScope(StrEnum):
 
 
 class QuotaUnit(StrEnum):
-    """What a quota counts."""
+    """The unit a quota counts."""
 
     TOKENS = "tokens"
     CROSSINGS = "crossings"
@@ -77,7 +77,7 @@ class Quota:
             )
 
     def applies_to(self, kind: str) -> bool:
-        """Whether the quota counts crossings of ``kind``."""
+        """Check whether the quota counts crossings of ``kind``."""
         return not self.kinds or kind in self.kinds
 
 

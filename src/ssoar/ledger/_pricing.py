@@ -354,7 +354,7 @@ class PriceCatalogue:
                 for name in subtracted:
                     count -= getattr(usage, name)
                 if count < 0:
-                    # genai-prices rejects this usage, and its error says why.
+                    # genai-prices rejects this usage, and its error gives the reason.
                     return self._quote_uncached(usage, entry, at, None)
             amounts[direction] += rate * count / per
         # Exact Decimal sums do not depend on the order of their terms, so this

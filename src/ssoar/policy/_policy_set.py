@@ -51,7 +51,7 @@ class PolicySource:
 
 @dataclass(frozen=True, slots=True)
 class PolicyInfo:
-    """What the booth knows about one loaded policy."""
+    """A loaded policy: its id, effect, origin and annotations."""
 
     policy_id: str
     """The policy's ``@id`` annotation."""
@@ -288,7 +288,7 @@ def _error_text(error: Any) -> str:
 
 
 def _names_entities(parsed: Mapping[str, Any]) -> bool:
-    """Whether any policy names an entity other than an action."""
+    """Check whether any policy names an entity other than an action."""
     pending: list[Any] = [parsed]
     while pending:
         node = pending.pop()
@@ -311,7 +311,7 @@ def _names_entities(parsed: Mapping[str, Any]) -> bool:
 
 
 def _reads_entity_literals(parsed: Mapping[str, Any]) -> bool:
-    """Whether any policy reads an attribute of a literal entity, or tests one."""
+    """Check whether any policy reads or tests an attribute of a literal entity."""
     pending: list[Any] = [parsed]
     while pending:
         node = pending.pop()
@@ -476,7 +476,7 @@ def compute_policy_digest(sources: Iterable[tuple[str, str, int, str]]) -> str:
     """Return the digest of policies given as (layer, file, line, text).
 
     Every part is length-prefixed, so no two different sets share a digest
-    input. The file and line are part of it: they say where each policy came
+    input. The file and line are part of it: they record where each policy came
     from, and every decision cites the digest.
     """
     hasher = hashlib.sha256()

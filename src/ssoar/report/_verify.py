@@ -9,12 +9,12 @@ For each session, in order:
    verifies with the trusted key.
 3. The Merkle root over the leaf hashes equals the signed root and tree size.
 4. Every row of every projection table equals the row recomputed from its
-   audit leaf, and no table holds a row without a leaf.
+   audit leaf, and no table contains a row without a leaf.
 5. The settlement's exceptions and account postings match the settlement
    record, and its crossing, token and money totals match the crossings.
 6. The policy set the session was decided under hashes to its digest.
 
-A full verification then checks that no table holds rows of a session that
+A full verification then checks that no table contains rows of a session that
 has no audit log, and that every stored policy set hashes to its digest.
 Each failure names the step and the first record that does not match.
 """
@@ -108,7 +108,7 @@ def verify_store(
 
 
 def _all_session_ids(store: Store) -> list[str]:
-    """Every session that any table mentions."""
+    """Return every session that any table mentions."""
     query = " UNION ".join(
         f"SELECT session_id FROM {table}" for table in _SESSION_TABLES
     )

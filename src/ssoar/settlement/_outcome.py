@@ -1,4 +1,4 @@
-"""What happened at one crossing: the decision and every ledger entry it made."""
+"""The outcome of one crossing: its decision and every ledger entry it made."""
 
 from __future__ import annotations
 
