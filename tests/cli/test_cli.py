@@ -126,7 +126,7 @@ def test_help_has_example(path: tuple[str, ...]) -> None:
 def _example(path: tuple[str, ...]) -> str:
     """Return the ``Example:`` line of a command's help, unwrapped."""
     text = _flat(invoke(*path, "--help").stdout)
-    match = re.search(r"Example: (.*?) ╭", text)
+    match = re.search(r"Example: (.*?) (?:Arguments|Options):", text)
     assert match is not None, text
     return match.group(1)
 
@@ -184,6 +184,8 @@ def test_command_paths_cover_every_command() -> None:
         (),
         ("explain",),
         ("import",),
+        ("key",),
+        ("key", "show"),
         ("policy",),
         ("policy", "check"),
         ("policy", "show"),
@@ -419,24 +421,73 @@ def test_verify_missing_key_file_exits_2(imported: Imported, tmp_path: Path) -> 
     result = invoke("verify", *_storage(imported.db, Path("absent.key")))
     assert result.exit_code == 2
     assert "error: signing key absent.key does not exist" in _flat(result.stderr)
-    assert "hint: pass --key-file or --public-key" in _flat(result.stderr)
+    assert (
+        "hint: pass --key-file, or --public-key with the signer's 64 hex digits"
+        in _flat(result.stderr)
+    )
     assert not (tmp_path / "absent.key").exists()
 
 
 def test_verify_missing_public_key_exits_2(imported: Imported, tmp_path: Path) -> None:
     result = invoke("verify", "--db", str(imported.db), "--public-key", "absent.pub")
     assert result.exit_code == 2
-    assert "error: cannot read public key absent.pub: " in _flat(result.stderr)
-    assert "hint: the file holds 64 hex digits" in _flat(result.stderr)
+    assert (
+        "error: --public-key 'absent.pub' is neither 64 hex digits nor a file"
+        in _flat(result.stderr)
+    )
+    assert "hint: 'ssoar key show' prints the public key" in _flat(result.stderr)
 
 
 def test_verify_short_public_key_exits_2(imported: Imported, tmp_path: Path) -> None:
     (tmp_path / "short.pub").write_text("ab" * 31, encoding="ascii")
     result = invoke("verify", "--db", str(imported.db), "--public-key", "short.pub")
     assert result.exit_code == 2
-    assert "error: public key short.pub has 31 bytes; Ed25519 keys have 32" in _flat(
+    assert f"error: public key {'ab' * 31!r} is not 64 hex digits" in _flat(
         result.stderr
     )
+
+
+def test_verify_public_key_as_hex_passes(imported: Imported) -> None:
+    """The public key printed by 'ssoar key show' is trusted when given inline."""
+    shown = invoke("key", "show", "--db", str(imported.db), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    key = json.loads(shown.stdout)
+    from ssoar.audit._signing import SigningKey
+
+    signing = SigningKey.load(imported.key_file)
+    assert key["public_key"] == signing.public_key.hex()
+    assert key["key_id"] == signing.key_id
+    result = invoke(
+        "verify", "--db", str(imported.db), "--public-key", key["public_key"]
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+def test_verify_other_hex_key_fails(imported: Imported) -> None:
+    result = invoke("verify", "--db", str(imported.db), "--public-key", "11" * 32)
+    assert result.exit_code == 1
+
+
+def test_verify_unknown_session_exits_2(imported: Imported) -> None:
+    result = invoke("verify", "conv:no-such-session", "--db", str(imported.db))
+    assert result.exit_code == 2
+    assert "error: session 'conv:no-such-session' is not stored in" in _flat(
+        result.stderr
+    )
+
+
+def test_key_show_without_key_exits_2(tmp_path: Path) -> None:
+    result = invoke("key", "show", "--db", str(tmp_path / "none.db"))
+    assert result.exit_code == 2
+    assert "does not exist" in _flat(result.stderr)
+
+
+def test_version_prints_version() -> None:
+    from ssoar import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"ssoar {__version__}\n"
 
 
 # Policies

@@ -344,3 +344,49 @@ def test_human_report_lists_full_ids(ledger: Ledger) -> None:
     text = "".join(result.stdout.split())
     for session_id in ACME_SESSIONS + BETA_SESSIONS:
         assert session_id in text
+
+
+def test_crossings_without_money_at_risk(ledger: Ledger) -> None:
+    """Unreconciled crossings none of whose exceptions carries money at risk."""
+    settlements = _settlements(ledger, ACME_SESSIONS + BETA_SESSIONS)
+    flagged: set[str] = set()
+    priced: set[str] = set()
+    for record in settlements:
+        for item in record["exceptions"]:
+            flagged.add(item["crossing_id"])
+            if item["money_at_risk"] is not None:
+                priced.add(item["crossing_id"])
+    result = report(ledger)
+    assert result["crossings_without_money_at_risk"] == len(flagged - priced)
+    assert len(flagged - priced) > 0
+
+
+def test_flops_add_up_signed_totals(ledger: Ledger) -> None:
+    settlements = _settlements(ledger, ACME_SESSIONS + BETA_SESSIONS)
+    known = sum(
+        int(record["totals"]["compute"]["flops_known"]) for record in settlements
+    )
+    unknown = sum(
+        record["totals"]["compute"]["crossings_with_unknown_flops"]
+        for record in settlements
+    )
+    result = report(ledger)
+    assert result["flops_known"] == str(known)
+    assert result["crossings_with_unknown_flops"] == unknown
+
+
+def test_human_report_rounds_money_to_six_places(ledger: Ledger) -> None:
+    """The table shows six decimal places; the JSON keeps every digit."""
+    figures = _decimals(report(ledger)["exposure"])
+    result = invoke("report", "--db", str(ledger.db))
+    assert result.exit_code == 0
+    for currency, values in figures.items():
+        total = values["total"].quantize(Decimal("0.000001"))
+        assert f"{total:,}" in result.stdout, currency
+    assert "--json is exact" in result.stdout
+
+
+def test_human_report_names_empty_match(ledger: Ledger) -> None:
+    result = invoke("report", "--db", str(ledger.db), "--tenant", "nobody")
+    assert result.exit_code == 0
+    assert "no settled session matches" in " ".join(result.stdout.split())

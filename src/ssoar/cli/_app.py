@@ -29,26 +29,43 @@ app = typer.Typer(
         "Put a policy booth at every crossing of a session, post each crossing to "
         "the compute, billing, entitlement and authority ledgers, and settle each "
         "session into one signed record.\n\n"
-        "Example: ssoar import traces/*.json --db ssoar.db && "
+        "\b\nExample: ssoar import traces/*.json --db ssoar.db && "
         "ssoar report --db ssoar.db"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: Rich markup would read "[env: SSOAR_DB]" as a style tag.
+    rich_markup_mode=None,
 )
 policy_app = typer.Typer(
     help=(
         "Check and show booth policies.\n\n"
-        "Example: ssoar policy show generic > base.cedar && "
-        "ssoar policy check --template generic --template-policies base.cedar"
+        "\b\nExample: ssoar policy show > base.cedar && "
+        "ssoar policy check --template-policies base.cedar"
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(policy_app, name="policy")
 
+_PUBLIC_KEY_HEX_DIGITS = 64
+_PIPE_WIDTH = 200
+"""Columns of human-readable output written to a pipe or file."""
+
+
+def _width() -> int | None:
+    """Return a wide fixed width when output is not a terminal, else None.
+
+    Rich falls back to 80 columns for pipes and files, which folds ids and
+    states in CI logs; a terminal keeps its own width.
+    """
+    return None if sys.stdout.isatty() else _PIPE_WIDTH
+
+
 # Markup stays off: ids and policy names contain brackets that Rich would
 # otherwise read as style tags and drop.
-stdout = Console(highlight=False, markup=False)
+stdout = Console(highlight=False, markup=False, width=_width())
 # Errors are never wrapped, so a long path stays on one line in logs.
 stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
@@ -147,6 +164,7 @@ def import_command(
 ) -> None:
     """Import traces, put every crossing through the booth and settle each session.
 
+    \b
     Example: ssoar import traces/*.json --profile team.toml
     """
     from ssoar.cli._import import run_import
@@ -190,6 +208,7 @@ def report_command(
 ) -> None:
     """Show the reconciliation ledger: sessions, exceptions, exposure and tolls.
 
+    \b
     Example: ssoar report --tenant acme --json
     """
     from ssoar.cli._render import render_report
@@ -217,6 +236,7 @@ def explain_command(
 ) -> None:
     """Answer the eight due-diligence questions for one session from its records.
 
+    \b
     Example: ssoar explain conv:demo-session
     """
     from ssoar.cli._render import render_explain
@@ -242,23 +262,33 @@ def verify_command(
         list[str] | None, typer.Argument(help="Sessions to verify; default all.")
     ] = None,
     public_key: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--public-key",
             help=(
-                "Trusted Ed25519 public key as 64 hex digits; default: the key "
-                "file's public key."
+                "Trusted Ed25519 public key: 64 hex digits, or a file holding "
+                "them ('ssoar key show' prints it); default: the key file's."
             ),
         ),
     ] = None,
     db: DbOption = None,
-    key_file: KeyOption = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help=(
+                "Signing key whose public half is trusted [env: SSOAR_KEY_FILE; "
+                "default: the database path with .key]."
+            ),
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Recompute every stored record against its audit log and signed settlement.
 
     Exits 1 and names the first record that does not match.
 
+    \b
     Example: ssoar verify --json
     """
     from ssoar.report._verify import verify_store
@@ -267,9 +297,20 @@ def verify_command(
     store = _open_existing(settings)
     try:
         trusted = _trusted_key(settings, public_key)
+        unknown = [
+            session_id
+            for session_id in session_ids or []
+            if not store.has_session(session_id) and not store.leaves(session_id)
+        ]
     except typer.Exit:
         store.close()
         raise
+    if unknown:
+        store.close()
+        _fail(
+            f"session {unknown[0]!r} is not stored in {settings.db}",
+            "list the stored sessions with 'ssoar report --sessions'",
+        )
     try:
         report = verify_store(store, trusted, session_ids or None)
     finally:
@@ -306,7 +347,8 @@ def prove_command(
 ) -> None:
     """Print an inclusion proof of one crossing, for tools/ssoar-verify-proof.
 
-    Example: ssoar prove conv:demo-session trace:abc/def > proof.json
+    \b
+    Example: ssoar prove conv:ticket-4711 4f3c2a1b0e9d8c7b/a000000000000002 > proof.json
     """
     from ssoar.report._prove import prove_record
 
@@ -326,6 +368,53 @@ def prove_command(
         stderr.print(f"wrote {output}")
 
 
+key_app = typer.Typer(
+    help="Show the signing key.\n\n\b\nExample: ssoar key show --db ssoar.db",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("show")
+def key_show_command(
+    db: DbOption = None,
+    key_file: KeyOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the public key and key id that settlements are signed with.
+
+    Give the public key to whoever verifies your settlements or proofs:
+    'ssoar verify --public-key HEX' and 'ssoar-verify-proof --public-key HEX'
+    trust it instead of a key file.
+
+    \b
+    Example: ssoar key show --db ssoar.db
+    """
+    settings = _settings(db=db, key_file=key_file)
+    if not settings.key_file.exists():
+        _fail(
+            f"signing key {settings.key_file} does not exist",
+            "it is created by the first import; pass --key-file or --db",
+        )
+    try:
+        key = SigningKey.load(settings.key_file)
+    except SsoarError as error:
+        _fail(str(error))
+    if json_output:
+        _print_json(
+            {
+                "key_file": str(settings.key_file),
+                "key_id": key.key_id,
+                "public_key": key.public_key.hex(),
+            }
+        )
+        return
+    stdout.print(f"key file   {settings.key_file}")
+    stdout.print(f"key id     {key.key_id}")
+    stdout.print(f"public key {key.public_key.hex()}")
+
+
 @policy_app.command("check")
 def policy_check_command(
     path: Annotated[
@@ -333,9 +422,14 @@ def policy_check_command(
         typer.Argument(help="Tenant policies: a .cedar file or a directory of them."),
     ] = None,
     template: Annotated[
-        str,
-        typer.Option(help="Template whose schema the policies are validated against."),
-    ] = "agentic-workflow",
+        str | None,
+        typer.Option(
+            help=(
+                "Template whose schema the policies are validated against "
+                "[env: SSOAR_TEMPLATE; default: agentic-workflow]."
+            )
+        ),
+    ] = None,
     template_policies: TemplatePoliciesOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -344,12 +438,13 @@ def policy_check_command(
     The tenant policies are checked together with the template layer (the
     template's defaults, or --template-policies), as an import loads them.
 
+    \b
     Example: ssoar policy check ./policies --template generic
     """
     from ssoar._runtime import compile_policies
 
     try:
-        loaded = load_template(template)
+        loaded = load_template(template or _settings().template)
         policies = compile_policies(loaded, path, template_policies=template_policies)
     except SsoarError as error:
         if json_output:
@@ -394,14 +489,24 @@ def policy_check_command(
 
 @policy_app.command("show")
 def policy_show_command(
-    template: Annotated[str, typer.Argument(help="Template name or file.")] = "generic",
+    template: Annotated[
+        str | None,
+        typer.Argument(
+            help=(
+                "Template name or file [env: SSOAR_TEMPLATE; default: "
+                "agentic-workflow]."
+            )
+        ),
+    ] = None,
 ) -> None:
     """Print a template's default policies, to copy and edit.
 
-    Example: ssoar policy show generic > policies/base.cedar
+    \b
+    Example: ssoar policy show agentic-workflow > policies/base.cedar
     """
     try:
-        _, text = load_template(template).policy_text()
+        name = template or _settings().template
+        _, text = load_template(name).policy_text()
     except SsoarError as error:
         _fail(str(error))
     sys.stdout.write(text)
@@ -421,30 +526,58 @@ def _open_existing(settings: Settings) -> Any:
         _fail(str(error))
 
 
-def _trusted_key(settings: Settings, public_key: Path | None) -> bytes:
+def _trusted_key(settings: Settings, public_key: str | None) -> bytes:
     if public_key is not None:
-        try:
-            value = bytes.fromhex(public_key.read_text(encoding="ascii").strip())
-        except (OSError, ValueError) as error:
-            _fail(
-                f"cannot read public key {public_key}: {error}",
-                "the file holds 64 hex digits",
-            )
-        if len(value) != 32:
-            _fail(
-                f"public key {public_key} has {len(value)} bytes; Ed25519 keys have 32"
-            )
-        return value
+        return _parse_public_key(public_key)
     if not settings.key_file.exists():
         _fail(
             f"signing key {settings.key_file} does not exist, so there is no trusted "
             "key",
-            "pass --key-file or --public-key",
+            "pass --key-file, or --public-key with the signer's 64 hex digits",
         )
     try:
         return SigningKey.load(settings.key_file).public_key
     except SsoarError as error:
         _fail(str(error))
+
+
+def _parse_public_key(value: str) -> bytes:
+    """Read a public key given as 64 hex digits or as a file holding them."""
+    text = value.strip()
+    if len(text) != _PUBLIC_KEY_HEX_DIGITS or not _is_hex(text):
+        path = Path(value)
+        if not path.is_file():
+            _fail(
+                f"--public-key {value!r} is neither 64 hex digits nor a file",
+                "'ssoar key show' prints the public key of a signing key",
+            )
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            _fail(f"cannot read public key file {value}: {error}")
+    if len(text) != _PUBLIC_KEY_HEX_DIGITS or not _is_hex(text):
+        _fail(
+            f"public key {text[:80]!r} is not 64 hex digits",
+            "an Ed25519 public key is 32 bytes, written as 64 hex digits",
+        )
+    return bytes.fromhex(text)
+
+
+def _is_hex(text: str) -> bool:
+    return all(char in "0123456789abcdefABCDEF" for char in text)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.")
+    ] = False,
+) -> None:
+    if version:
+        from ssoar import __version__
+
+        stdout.print(f"ssoar {__version__}")
+        raise typer.Exit(0)
 
 
 def main() -> None:

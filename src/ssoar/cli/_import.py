@@ -20,8 +20,10 @@ from rich.text import Text
 
 from ssoar._runtime import Runtime
 from ssoar.config._settings import Settings
+from ssoar.errors import ConfigError
 from ssoar.ingest._pipeline import ImportContext, ImportResult, import_files
 from ssoar.ingest._profile import ImportProfile, load_profile
+from ssoar.model._template import load_template
 from ssoar.model._time import utc_now
 from ssoar.session._book import BookSettings
 
@@ -51,7 +53,25 @@ def run_import(
             tenant = profile.tenant
         if profile.template and settings.is_default("template"):
             template = profile.template
-    runtime = Runtime.open(settings, template=template)
+    # Check everything that can be wrong before the database and key exist.
+    loaded = load_template(template)
+    if profile is not None:
+        profile.check_kinds(list(loaded.kinds), loaded.name)
+    unknown_tolls = [
+        kind for kind in settings.configured_toll_kinds if kind not in loaded.kinds
+    ]
+    if unknown_tolls:
+        raise ConfigError(
+            f"{settings.config_file}: [tolls] names crossing kind "
+            f"{unknown_tolls[0]!r}, which template {loaded.name!r} does not have; "
+            "its kinds are "
+            f"{', '.join(loaded.kinds)}"
+        )
+    runtime = Runtime.open(
+        settings,
+        template=template,
+        session_policies=profile.session_policies if profile else None,
+    )
     try:
         context = ImportContext(
             store=runtime.store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.console import Console
@@ -31,6 +32,12 @@ def render_report(
     sessions = report.sessions
     crossings = report.crossings
     console.print(Text("Reconciliation ledger", style="bold"))
+    if not sessions.get("total"):
+        console.print(
+            "no settled session matches; run 'ssoar import' first, or check the "
+            "--tenant and --session values against 'ssoar report --sessions'"
+        )
+        return
     console.print(
         f"sessions: {sessions.get('total', 0)} settled, {sessions.get('settled', 0)} "
         "clean, "
@@ -87,15 +94,33 @@ def render_report(
             source[currency][key] if currency in source else 0
             for currency in currencies
         ]
-        money.add_row(label, *(str(value) for value in values))
+        money.add_row(label, *(_amount(value) for value in values))
     if currencies:
         console.print(money)
+        console.print("amounts print rounded to 6 decimal places; --json is exact")
+        console.print(
+            "usage is priced at list prices; review cost uses the [review_costs] "
+            "rates; tolls of imported sessions are what the booth would have charged"
+        )
     if report.crossings_with_unknown_price:
         console.print(
             "exposure leaves out the money at risk of "
             f"{report.crossings_with_unknown_price} "
             "crossing(s) whose price is unknown"
         )
+    if report.crossings_without_money_at_risk:
+        console.print(
+            f"{report.crossings_without_money_at_risk} unreconciled crossing(s) "
+            "carry no money at risk: they meter no charge, or their charge "
+            "is not known; 'ssoar explain SESSION' shows which"
+        )
+    flops = f"compute: {report.flops_known:.3e} FLOPs estimated"
+    if report.crossings_with_unknown_flops:
+        flops += (
+            f"; {report.crossings_with_unknown_flops} crossing(s) name a model "
+            "of unknown size"
+        )
+    console.print(flops)
     tokens = _table(
         "tokens", "token meter", "reconciled", title="Token meter beside reconciled"
     )
@@ -125,14 +150,28 @@ def render_report(
                 str(row["crossings"]),
                 str(row["reconciled"]),
                 str(row["exceptions"]),
-                ", ".join(f"{value} {key}" for key, value in row["exposure"].items()),
+                ", ".join(
+                    f"{_amount(Decimal(value))} {key}"
+                    for key, value in row["exposure"].items()
+                )
+                or "0",
             )
         console.print(sessions_table)
 
 
+def _amount(value: Decimal | int) -> str:
+    """Return an amount with six decimal places, enough for token prices."""
+    return f"{Decimal(value).quantize(_SIX_PLACES, ROUND_HALF_EVEN):,}"
+
+
+_SIX_PLACES = Decimal("0.000001")
+
+
 def _money(values: dict[str, Any]) -> str:
     return (
-        ", ".join(f"{value} {currency}" for currency, value in sorted(values.items()))
+        ", ".join(
+            f"{_amount(value)} {currency}" for currency, value in sorted(values.items())
+        )
         or "0"
     )
 
@@ -171,15 +210,34 @@ def _what(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def _who(console: Console, rows: list[dict[str, Any]]) -> None:
     for row in rows:
-        booth = row["booth"] + (" (retrospective)" if row["retrospective"] else "")
-        policies = ", ".join(row["policy_ids"]) or "no policy matched"
-        admitted = row["admitted_by"] or "never admitted"
-        reasons = "; ".join(reason["code"] for reason in row["reasons"])
-        text = f"booth {booth} under {policies}; {row['participant']}: {admitted}"
+        ids = ", ".join(row["policy_ids"])
+        if row["policies"] == "error":
+            policies = "policies failed to evaluate: " + "; ".join(row["policy_errors"])
+        elif row["policies"] == "deny":
+            policies = f"policies deny ({ids})" if ids else "no policy permits it"
+        else:
+            policies = f"policies permit ({ids})"
+        verdict = "admits it" if row["booth"] == "allowed" else "denies it"
+        if row["retrospective"]:
+            verdict = "would admit it" if row["booth"] == "allowed" else "would deny it"
+        others = [
+            reason["code"]
+            for reason in row["reasons"]
+            if reason["code"] not in ("policy_denied", "policy_error")
+        ]
+        because = (
+            f" because of {', '.join(others)}"
+            if others and row["booth"] == "denied"
+            else ""
+        )
+        if row["admitted_by"] is None:
+            admitted = f"{row['participant']} was never admitted"
+        else:
+            admitted = f"{row['participant']} was admitted by {row['admitted_by']}"
         _line(
             console,
             row["crossing_id"],
-            text + (f"; reasons: {reasons}" if reasons else ""),
+            f"{policies}; the booth {verdict}{because}; {admitted}",
         )
 
 

@@ -100,6 +100,9 @@ class Settings:
     tolls: TollSchedule = field(default_factory=TollSchedule)
     review_costs: ReviewCosts = field(default_factory=ReviewCosts)
     config_file: Path | None = None
+    configured_toll_kinds: tuple[str, ...] = ()
+    """Crossing kinds the configuration file gives a toll, checked against the
+    template of each import."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from: ``option``, ``env``, ``file`` or ``default``."""
 
@@ -159,6 +162,13 @@ def load_settings(
         policy_dir=policy_dir,
         template_policies=template_policies,
         tolls=_tolls(config.get("tolls"), config_path),
+        configured_toll_kinds=tuple(
+            sorted(
+                key
+                for key in (config.get("tolls") or {})
+                if key not in ("currency", "other")
+            )
+        ),
         review_costs=_review_costs(config.get("review_costs"), config_path),
         config_file=config_path,
         sources=sources,

@@ -220,7 +220,9 @@ def _settle_drafts(
     tenant_posted: dict[str, Decimal] = {}
     for done, draft in enumerate(drafts, start=1):
         if context.store.has_session(draft.session_id):
-            result.sessions.append(_compare_stored(draft, context.store))
+            result.sessions.append(
+                _compare_stored(draft, context.store, context.booth.policies.digest)
+            )
         else:
             try:
                 book, settlement = _settle(draft, context, tenant_posted)
@@ -309,7 +311,9 @@ def _settle(
     return book, settlement
 
 
-def _compare_stored(draft: SessionDraft, store: Store) -> SessionResult:
+def _compare_stored(
+    draft: SessionDraft, store: Store, policy_digest: str
+) -> SessionResult:
     stored = store.crossing_records(draft.session_id)
     drafted = {crossing.crossing_id: crossing for crossing in draft.crossings}
     missing = sorted(set(drafted) - set(stored))
@@ -334,7 +338,28 @@ def _compare_stored(draft: SessionDraft, store: Store) -> SessionResult:
                     "settled record was kept"
                 ),
             )
-    return SessionResult(draft.session_id, "unchanged", crossings=len(stored))
+    settled = store.settlement(draft.session_id)
+    state = exceptions = digest = None
+    if settled is not None:
+        record = orjson.loads(settled.record)
+        state = str(record["state"])
+        exceptions = len(record["exceptions"])
+        digest = str(record["policy_digest"])
+    message = None
+    if digest is not None and digest != policy_digest:
+        message = (
+            f"settled earlier under policy set {digest}; a settled session never "
+            "changes, so this import's policies and profile were not applied to it "
+            "(import into a new database to settle it again)"
+        )
+    return SessionResult(
+        draft.session_id,
+        "unchanged",
+        state=state,
+        crossings=len(stored),
+        exceptions=exceptions or 0,
+        message=message,
+    )
 
 
 def _fingerprint(crossing: Crossing) -> bytes:

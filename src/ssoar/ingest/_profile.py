@@ -11,6 +11,7 @@ A profile is a TOML file::
     tenant = "acme"
     template = "agentic-workflow"
     allowed_jurisdictions = ["EU"]          # optional
+    session_policies = "session.cedar"      # optional, beside the profile
 
     [[participant]]
     match = "agent:*"                       # pattern over participant ids
@@ -48,7 +49,14 @@ __all__ = ["ImportProfile", "ParticipantIntent", "load_profile"]
 
 _PROFILE_SIZE_MAX = 1_000_000
 _KEYS = frozenset(
-    {"tenant", "template", "allowed_jurisdictions", "participant", "quota"}
+    {
+        "tenant",
+        "template",
+        "allowed_jurisdictions",
+        "session_policies",
+        "participant",
+        "quota",
+    }
 )
 _PARTICIPANT_KEYS = frozenset(
     {"match", "kinds", "targets", "valid_from", "valid_until"}
@@ -79,6 +87,8 @@ class ImportProfile:
     tenant: str | None = None
     template: str | None = None
     allowed_jurisdictions: tuple[str, ...] | None = None
+    session_policies: Path | None = None
+    """A .cedar file or directory evaluated as each session's own policy layer."""
     participants: tuple[ParticipantIntent, ...] = ()
     quotas: tuple[tuple[Quota, str], ...] = ()
     """Each quota with the participant pattern it applies to (``*`` for all)."""
@@ -196,6 +206,7 @@ def load_profile(path: Path) -> ImportProfile:
                 f"{where}: quota[{index}] repeats id {quota_id!r}; give each quota "
                 "its own id"
             )
+    session_policies = _optional_string(data, "session_policies", where)
     jurisdictions = data.get("allowed_jurisdictions")
     if jurisdictions is not None and not _string_list(jurisdictions):
         raise ProfileError(f"{where}: allowed_jurisdictions must be a list of strings")
@@ -206,6 +217,8 @@ def load_profile(path: Path) -> ImportProfile:
         allowed_jurisdictions=tuple(jurisdictions)
         if jurisdictions is not None
         else None,
+        # A relative path is found beside the profile that names it.
+        session_policies=path.parent / session_policies if session_policies else None,
         participants=tuple(
             _participant(entry, f"{where}: participant[{index}]")
             for index, entry in enumerate(_tables(data, "participant", where))

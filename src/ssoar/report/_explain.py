@@ -124,11 +124,20 @@ def _who(record: dict[str, Any], admissions: dict[str, str]) -> dict[str, Any]:
     crossing = record["crossing"]
     decision = record["decision"]
     holder = crossing["invoker_id"] or crossing["actor_id"]
+    codes = {reason["code"] for reason in decision["reasons"]}
+    if "policy_error" in codes:
+        policies = "error"
+    elif "policy_denied" in codes:
+        policies = "deny"
+    else:
+        policies = "permit"
     return {
         "crossing_id": crossing["crossing_id"],
         "booth": "allowed" if decision["allowed"] else "denied",
         "retrospective": decision["retrospective"],
+        "policies": policies,
         "policy_ids": decision["policy_ids"],
+        "policy_errors": decision["errors"],
         "reasons": decision["reasons"],
         "participant": holder,
         "admitted_by": (

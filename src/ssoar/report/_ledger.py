@@ -55,6 +55,11 @@ class LedgerReport:
         default_factory=lambda: dict.fromkeys(_TOKEN_FIELDS, 0)
     )
     crossings_with_unknown_price: int = 0
+    crossings_without_money_at_risk: int = 0
+    """Unreconciled crossings whose charge is not known, so no money is at risk
+    in the figures: unknown prices, missing usage, calls still open."""
+    flops_known: int = 0
+    crossings_with_unknown_flops: int = 0
     session_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -69,6 +74,9 @@ class LedgerReport:
             },
             "exposure": _money_json(self.exposure),
             "crossings_with_unknown_price": self.crossings_with_unknown_price,
+            "crossings_without_money_at_risk": self.crossings_without_money_at_risk,
+            "flops_known": str(self.flops_known),
+            "crossings_with_unknown_flops": self.crossings_with_unknown_flops,
             "billing": _money_json(self.billing),
             "token_meter": {
                 "all_crossings": self.tokens,
@@ -137,10 +145,18 @@ def _add(report: LedgerReport, record: dict[str, Any]) -> None:
     report.crossings_with_unknown_price += record["exposure"][
         "crossings_with_unknown_price"
     ]
+    with_money = {
+        item["crossing_id"] for item in record["exceptions"] if item["money_at_risk"]
+    }
+    report.crossings_without_money_at_risk += len(
+        {item["crossing_id"] for item in record["exceptions"]} - with_money
+    )
     for currency, values in record["totals"]["billing"].items():
         for key, value in values.items():
             report.billing[currency][key] += Decimal(value)
     compute = record["totals"]["compute"]
+    report.flops_known += int(compute["flops_known"])
+    report.crossings_with_unknown_flops += compute["crossings_with_unknown_flops"]
     for key in _TOKEN_FIELDS:
         report.tokens[key] += compute["tokens"][key]
         report.tokens_reconciled[key] += compute["tokens_reconciled"][key]
