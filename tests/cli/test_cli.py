@@ -182,6 +182,9 @@ def test_policy_help_example_runs(tmp_path: Path) -> None:
 def test_command_paths_cover_every_command() -> None:
     assert _command_paths() == [
         (),
+        ("api-key",),
+        ("api-key", "create"),
+        ("api-key", "revoke"),
         ("explain",),
         ("import",),
         ("key",),
@@ -191,6 +194,8 @@ def test_command_paths_cover_every_command() -> None:
         ("policy", "show"),
         ("prove",),
         ("report",),
+        ("serve",),
+        ("sweep",),
         ("verify",),
     ]
 

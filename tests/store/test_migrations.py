@@ -13,6 +13,7 @@ from ssoar.errors import StorageError
 from ssoar.store._sqlite import Store
 
 SHIPPED_MIGRATION = "0001_initial.sql"
+SHIPPED_MIGRATIONS = [(1, "0001_initial.sql"), (2, "0002_live.sql")]
 
 
 def _applied(path: Path) -> list[tuple[int, str, str, str]]:
@@ -40,7 +41,7 @@ def test_new_database_version(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     _create(path)
     applied = _applied(path)
-    assert [row[:2] for row in applied] == [(1, SHIPPED_MIGRATION)]
+    assert [row[:2] for row in applied] == SHIPPED_MIGRATIONS
 
 
 def test_new_database_checksum(tmp_path: Path) -> None:
@@ -73,6 +74,12 @@ def test_new_database_tables(tmp_path: Path) -> None:
         "settlements",
         "settlement_exceptions",
         "settlement_accounts",
+        "tenants",
+        "api_keys",
+        "plan_quotas",
+        "live_sessions",
+        "live_events",
+        "live_balances",
     }
 
 

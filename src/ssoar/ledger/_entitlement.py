@@ -42,6 +42,8 @@ class QuotaScope(StrEnum):
     PARTICIPANT = "participant"
     TENANT = "tenant"
     """The tenant's plan: shared by every session of the tenant."""
+    GRANT = "grant"
+    """A grant's own limit: shared by every crossing that acts under the grant."""
 
 
 class QuotaUnit(StrEnum):
@@ -378,6 +380,35 @@ class EntitlementLedger:
             transfers.extend(posted)
             self.transfers.extend(posted)
         return transfers, overdrafts
+
+    def restore(self, transfers: Iterable[Transfer]) -> None:
+        """Add transfers another ledger already made and checked, such as the
+        live booth's, so the settlement can add them up.
+
+        Limits are not checked again: the live ledger checked them when each
+        reservation was made, against the balance every session shares.
+        A reservation that the transfers leave unresolved stays pending.
+        """
+        for transfer in transfers:
+            self.transfers.append(transfer)
+            balance = self.balances.get(transfer.account_id)
+            if transfer.phase is TransferPhase.RESERVE:
+                self.reservation_ids.add(transfer.reservation_id)
+                self.pending[transfer.reservation_id] = _Pending(
+                    transfer.account_id, transfer.crossing_id, transfer.amount
+                )
+                if balance is not None:
+                    balance.reserved += transfer.amount
+                continue
+            pending = self.pending.get(transfer.reservation_id)
+            if pending is not None:
+                pending.amount -= transfer.amount
+                if pending.amount <= 0:
+                    del self.pending[transfer.reservation_id]
+            if balance is not None:
+                balance.reserved -= transfer.amount
+                if transfer.phase is TransferPhase.POST:
+                    balance.posted += transfer.amount
 
     def pending_for(self, account_ids: Iterable[str]) -> list[str]:
         """Return the open reservations on the given accounts, oldest first."""

@@ -33,7 +33,13 @@ from ssoar.ledger._entitlement import (
     QuotaUnit,
     Transfer,
 )
-from ssoar.model._crossing import AttributeValue, Crossing, CrossingState, Target
+from ssoar.model._crossing import (
+    AttributeValue,
+    Crossing,
+    CrossingState,
+    Decision,
+    Target,
+)
 from ssoar.model._ledgers import Ledger
 from ssoar.model._participant import Participant
 from ssoar.model._session import CloseReason, Session
@@ -75,8 +81,12 @@ class SessionBook:
         *,
         authority: AuthorityLedger | None = None,
         entitlement: EntitlementLedger | None = None,
+        retrospective: bool = True,
     ) -> None:
         self.session = session
+        self.retrospective = retrospective
+        """True for imported history; False for a session run through the live
+        booth, whose crossings were decided when they happened."""
         self.booth = booth
         self.template = booth.template
         self.quoter = quoter
@@ -169,11 +179,12 @@ class SessionBook:
         )
 
     def record(self, crossing: Crossing) -> CrossingOutcome:
-        """Put an imported crossing through the booth retrospectively and post it.
+        """Put a crossing through the booth and post what it used.
 
         Imported history already happened: the decision records what the
         booth would have said, and the ledgers record what the crossing
-        really used, up to each quota's limit.
+        really used, up to each quota's limit. A live session records only
+        its closing crossing this way.
         """
         self._check_open()
         if crossing.session_id != self.session.session_id:
@@ -207,7 +218,53 @@ class SessionBook:
             overdrafts=entitlement.overdrafts,
             extra_context=self._extra_context,
         )
-        decision = self.booth.decide(crossing, facts, self.entities, retrospective=True)
+        decision = self.booth.decide(
+            crossing, facts, self.entities, retrospective=self.retrospective
+        )
+        if crossing.kind == "participant_admission" and decision.allowed:
+            self.admitted.setdefault(crossing.actor_id, crossing.crossing_id)
+            self.trusted_roots.add(crossing.actor_id)
+        outcome = CrossingOutcome(
+            crossing=crossing,
+            decision=decision,
+            authority=authority,
+            billing=billing,
+            compute=compute,
+            entitlement=entitlement,
+            entries=_ledger_entries(crossing, spec.ledgers),
+        )
+        self.log.append("crossing", crossing.crossing_id, outcome.to_record())
+        self.outcomes.append(outcome)
+        return outcome
+
+    def record_decided(
+        self,
+        crossing: Crossing,
+        decision: Decision,
+        authority: AuthorityCheck,
+        entitlement: EntitlementEntry,
+    ) -> CrossingOutcome:
+        """Post a crossing the live booth already decided, with its transfers.
+
+        The decision, the authority check and the entitlement transfers were
+        made and stored when the crossing happened; this prices and meters the
+        crossing as it ended and adds its record to the audit log.
+        """
+        self._check_open()
+        spec = self.template.spec(crossing.kind)
+        if crossing.target is not None:
+            self.entities.add_target(
+                crossing.target, _target_attributes(crossing.target, crossing)
+            )
+        self.entitlement.restore(entitlement.transfers)
+        billing = bill_crossing(
+            crossing, self.quoter, self.settings.tolls, priced_kinds=PRICED_KINDS
+        )
+        compute = (
+            meter_crossing(crossing)
+            if Ledger.COMPUTE in spec.ledgers or crossing.usage
+            else None
+        )
         if crossing.kind == "participant_admission" and decision.allowed:
             self.admitted.setdefault(crossing.actor_id, crossing.crossing_id)
             self.trusted_roots.add(crossing.actor_id)

@@ -80,6 +80,14 @@ def apply_migrations(connection: sqlite3.Connection, path: str) -> int:
             continue
         connection.execute("BEGIN IMMEDIATE")
         try:
+            # Another process may have applied it since the versions were read.
+            done = connection.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?",
+                (migration.version,),
+            ).fetchone()
+            if done is not None:
+                connection.execute("COMMIT")
+                continue
             for statement in _statements(migration.sql):
                 connection.execute(statement)
             connection.execute(

@@ -57,8 +57,11 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, threads: bool = False) -> Store:
         """Open (creating when needed) and migrate the database at ``path``.
+
+        ``threads`` lets the connection be used from several threads, one at
+        a time, as the live booth's group commit does.
 
         Raises:
             StorageError: If the file cannot be opened as a SQLite database or
@@ -68,7 +71,10 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = sqlite3.connect(
-                path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000
+                path,
+                isolation_level=None,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=not threads,
             )
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             # Takes effect only on a new, empty database: audit records are a

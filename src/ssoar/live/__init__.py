@@ -1,0 +1,37 @@
+"""The live booth: sessions run through the SDK or the HTTP service."""
+
+from ssoar.live._engine import LiveBooth
+from ssoar.live._notify import SessionNotice
+from ssoar.live._wire import (
+    AttemptReport,
+    BeginCrossing,
+    CompleteCrossing,
+    CrossingAnswer,
+    GrantLimit,
+    GrantSpec,
+    OpenSession,
+    ParticipantSpec,
+    PlanQuotas,
+    QuotaSpec,
+    RouteSpec,
+    SessionAnswer,
+    UsageReport,
+)
+
+__all__ = [
+    "AttemptReport",
+    "BeginCrossing",
+    "CompleteCrossing",
+    "CrossingAnswer",
+    "GrantLimit",
+    "GrantSpec",
+    "LiveBooth",
+    "OpenSession",
+    "ParticipantSpec",
+    "PlanQuotas",
+    "QuotaSpec",
+    "RouteSpec",
+    "SessionAnswer",
+    "SessionNotice",
+    "UsageReport",
+]

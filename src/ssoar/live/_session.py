@@ -1,0 +1,259 @@
+"""An open live session as a booth process holds it in memory.
+
+A ``LiveSession`` is rebuilt from the session's event log and kept up to
+date as events are added, by this process or, after a catch-up read, by
+another one. The live path and the catch-up path change it through the same
+methods, so both give the same session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fnmatch import fnmatchcase
+from typing import Any
+
+from ssoar.booth._booth import Booth
+from ssoar.booth._entities import SessionEntities
+from ssoar.ledger._authority import AuthorityCheck, AuthorityLedger, Grant
+from ssoar.ledger._entitlement import (
+    Account,
+    Overdraft,
+    Quota,
+    QuotaScope,
+    Transfer,
+    TransferPhase,
+)
+from ssoar.ledger._windows import WindowRule, window_key
+from ssoar.live._records import (
+    account_from_json,
+    authority_from_json,
+    crossing_from_json,
+    decision_from_json,
+    grant_from_json,
+    overdraft_from_json,
+    participant_from_json,
+    transfer_from_json,
+)
+from ssoar.model._crossing import Crossing, CrossingState, Decision
+from ssoar.model._participant import Participant
+from ssoar.model._session import Session
+from ssoar.model._usage import TokenUsage
+
+__all__ = ["LiveCrossing", "LiveSession", "QuotaBinding"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaBinding:
+    """A declared quota and how it turns into accounts of one session."""
+
+    quota: Quota
+    participant_pattern: str
+    """For participant quotas, the participants it applies to."""
+    window: WindowRule | None
+
+    def account_for(
+        self, session_id: str, tenant: str, holder: str, at: datetime
+    ) -> Account | None:
+        """Return the account this quota draws on for a crossing, or None.
+
+        Args:
+            holder: The participant whose authority the crossing uses.
+            at: The instant of the crossing, which picks the window.
+        """
+        quota = self.quota
+        if quota.scope is QuotaScope.SESSION:
+            account_id, scope_key = f"{session_id}/quota/{quota.quota_id}", session_id
+        elif quota.scope is QuotaScope.TENANT:
+            account_id, scope_key = f"tenant:{tenant}/quota/{quota.quota_id}", tenant
+        else:
+            if not fnmatchcase(holder, self.participant_pattern):
+                return None
+            account_id = f"{session_id}/quota/{quota.quota_id}/{holder}"
+            scope_key = holder
+        if self.window is not None:
+            key = window_key(self.window, at)
+            if key is not None:
+                account_id = f"{account_id}@{key}"
+        return Account(account_id, quota, scope_key)
+
+
+@dataclass(slots=True)
+class LiveCrossing:
+    """One crossing of a live session: its decision, reservations and end."""
+
+    crossing: Crossing
+    """The crossing as it stands: open, then completed or failed; or denied."""
+    decision: Decision
+    authority: AuthorityCheck
+    fingerprint: str
+    """A digest of the request that began it, to recognise a retry."""
+    transfers: list[Transfer] = field(default_factory=list)
+    overdrafts: list[Overdraft] = field(default_factory=list)
+    estimate: TokenUsage | None = None
+    """The worst-case usage reserved for a model invocation."""
+    route: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    completion: str | None = None
+    """A digest of the request that completed it."""
+    seq: int = 0
+
+    @property
+    def key(self) -> str:
+        """The crossing id inside its session: the idempotency key."""
+        return self.crossing.crossing_id.removeprefix(self.crossing.session_id + "/")
+
+    def pending(self) -> dict[str, Decimal]:
+        """Each reservation not yet posted or released, with the amount it holds."""
+        resolved = {
+            transfer.reservation_id
+            for transfer in self.transfers
+            if transfer.phase is not TransferPhase.RESERVE
+        }
+        return {
+            transfer.reservation_id: transfer.amount
+            for transfer in self.transfers
+            if transfer.phase is TransferPhase.RESERVE
+            and transfer.reservation_id not in resolved
+        }
+
+    def amounts(self, phase: TransferPhase) -> dict[str, str]:
+        """The amount of each account's transfers in one phase, as text."""
+        sums: dict[str, Decimal] = {}
+        for transfer in self.transfers:
+            if transfer.phase is phase:
+                sums[transfer.account_id] = (
+                    sums.get(transfer.account_id, _ZERO) + transfer.amount
+                )
+        return {account: str(amount) for account, amount in sums.items()}
+
+
+@dataclass
+class LiveSession:
+    """An open session's state: roster, grants, accounts and crossings."""
+
+    session: Session
+    booth: Booth
+    idle_timeout_seconds: int
+    lifetime_deadline: datetime
+    last_activity: datetime
+    webhook_url: str | None
+    allowed_jurisdictions: tuple[str, ...] | None
+    quotas: tuple[QuotaBinding, ...]
+    entities: SessionEntities
+    participants: dict[str, Participant] = field(default_factory=dict)
+    roster: set[str] = field(default_factory=set)
+    admitted: dict[str, str] = field(default_factory=dict)
+    authority: AuthorityLedger = field(default_factory=AuthorityLedger)
+    grants: list[Grant] = field(default_factory=list)
+    grant_limits: dict[str, Account] = field(default_factory=dict)
+    """The limit account of each grant that has one."""
+    accounts: dict[str, tuple[Account, Decimal]] = field(default_factory=dict)
+    """Accounts the session drew on, with what each had posted before."""
+    crossings: dict[str, LiveCrossing] = field(default_factory=dict)
+    seq: int = 0
+    generation: int = 0
+    """The booth's cache generation this state was last brought up to date in."""
+    trusted_roots: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.trusted_roots.add(f"tenant:{self.session.tenant}")
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self.session.session_id
+
+    @property
+    def tenant(self) -> str:
+        """The tenant the session belongs to."""
+        return self.session.tenant
+
+    # Changes, shared by the live path and the catch-up path.
+
+    def add_participant(self, participant: Participant, *, declared: bool) -> None:
+        """Register a participant; ``declared`` puts it on the roster."""
+        if participant.participant_id in self.participants:
+            if declared:
+                self.roster.add(participant.participant_id)
+            return
+        self.participants[participant.participant_id] = participant
+        if declared:
+            self.roster.add(participant.participant_id)
+        self.entities.add_participant(participant)
+
+    def add_grant(self, grant: Grant, limit: Account | None) -> None:
+        """Issue a grant in the session's authority ledger."""
+        self.authority.issue(grant)
+        self.grants.append(grant)
+        if limit is not None:
+            self.grant_limits[grant.grant_id] = limit
+
+    def add_account(self, account: Account, posted_before: Decimal) -> None:
+        """Record that the session draws on an account."""
+        self.accounts.setdefault(account.account_id, (account, posted_before))
+
+    def add_crossing(self, live: LiveCrossing) -> None:
+        """Add a begun crossing."""
+        self.crossings[live.key] = live
+        crossing = live.crossing
+        if (
+            crossing.kind == "participant_admission"
+            and live.decision.allowed
+            and crossing.state is not CrossingState.DENIED
+        ):
+            self.admitted.setdefault(crossing.actor_id, crossing.crossing_id)
+            self.trusted_roots.add(crossing.actor_id)
+
+    def apply(self, event_type: str, body: Mapping[str, Any]) -> None:
+        """Apply one stored event, read back from the log."""
+        if event_type == "participant":
+            self.add_participant(
+                participant_from_json(body["participant"]), declared=body["declared"]
+            )
+        elif event_type == "grant":
+            limit = body.get("limit_account")
+            self.add_grant(
+                grant_from_json(body["grant"]),
+                account_from_json(limit) if limit else None,
+            )
+        elif event_type == "account":
+            self.add_account(
+                account_from_json(body["account"]), Decimal(body["posted_before"])
+            )
+        elif event_type == "begun":
+            self.add_crossing(_crossing_from_event(body))
+        elif event_type == "attempt":
+            self.crossings[body["key"]].attempts.append(body["attempt"])
+        elif event_type == "completed":
+            live = self.crossings[body["key"]]
+            live.crossing = crossing_from_json(body["crossing"])
+            live.transfers.extend(
+                transfer_from_json(item) for item in body["transfers"]
+            )
+            live.overdrafts.extend(
+                overdraft_from_json(item) for item in body["overdrafts"]
+            )
+            live.completion = body["fingerprint"]
+        elif event_type == "activity":
+            pass
+        else:
+            raise ValueError(f"unknown live event type {event_type!r}")
+
+
+def _crossing_from_event(body: Mapping[str, Any]) -> LiveCrossing:
+    estimate = body.get("estimate")
+    return LiveCrossing(
+        crossing=crossing_from_json(body["crossing"]),
+        decision=decision_from_json(body["decision"]),
+        authority=authority_from_json(body["authority"]),
+        fingerprint=body["fingerprint"],
+        transfers=[transfer_from_json(item) for item in body["transfers"]],
+        overdrafts=[overdraft_from_json(item) for item in body["overdrafts"]],
+        estimate=TokenUsage.from_json(estimate) if estimate else None,
+        route=body.get("route"),
+    )

@@ -1,0 +1,5 @@
+"""The HTTP service: ``ssoar serve``."""
+
+from ssoar.server._app import ENDPOINTS, ServiceLimits, build_app, openapi_document
+
+__all__ = ["ENDPOINTS", "ServiceLimits", "build_app", "openapi_document"]
