@@ -9,7 +9,7 @@ DEMO := demo-output
 SSOAR_REAL_DATA ?= $(abspath ../shared/data)
 export SSOAR_REAL_DATA
 
-.PHONY: demo test check lint typecheck docs-check unit bench docs lock clean
+.PHONY: demo live-demo test check lint typecheck docs-check unit bench bench-live docs lock clean
 
 $(BIN)/.installed: pyproject.toml requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ssoar needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -28,6 +28,14 @@ demo: $(BIN)/.installed
 	$(SSOAR) prove conv:ticket-4711 4f3c2a1b0e9d8c7b6a5f4e3d2c1b0a91/a000000000000002 \
 		--db $(DEMO)/demo.db --output $(DEMO)/proof.json
 	$(BIN)/python tools/ssoar-verify-proof $(DEMO)/proof.json
+
+# The live booth in this process: a session run through the SDK, settled,
+# then explained and verified like an imported one.
+live-demo: $(BIN)/.installed
+	rm -rf $(DEMO)/live.db $(DEMO)/live.key && mkdir -p $(DEMO)
+	$(BIN)/python examples/live_session.py --db $(DEMO)/live.db
+	$(SSOAR) explain ticket-4713 --db $(DEMO)/live.db
+	$(SSOAR) verify --db $(DEMO)/live.db
 
 test: check unit
 
@@ -51,6 +59,9 @@ unit: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/import_settle.py
+
+bench-live: $(BIN)/.installed
+	$(BIN)/python bench/live_booth.py
 
 lock: $(BIN)/.installed
 	( echo "# Exact versions of every package the tests and tools run with."; \

@@ -23,11 +23,14 @@ from ssoar.audit._merkle import (
     verify_inclusion,
 )
 from ssoar.audit._proof import InclusionProofDocument
+from ssoar.audit._signing import compute_key_id
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "ssoar-verify-proof"
 TREE_SIZE = 7
 LEAF_INDEX = 3
 KEY_ID = "settlement-key-1"
+"""The document's key_id field, which the tool ignores in favour of the id it
+computes from the public key."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -74,6 +77,17 @@ def build_document_json(signed: bool = True) -> dict[str, Any]:
         settlement=settlement,
     )
     return document.to_json()
+
+
+def signer_key_id(data: dict[str, Any]) -> str:
+    """Return ssoar's key id of the public key a document's settlement carries."""
+    return compute_key_id(bytes.fromhex(data["settlement"]["public_key"]))
+
+
+def other_public_key_hex() -> str:
+    """Return the public key of a freshly generated key that signed nothing."""
+    key = Ed25519PrivateKey.generate()
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
 def run_tool(
@@ -147,7 +161,7 @@ def test_tool_accepts_valid_document(tmp_path: Path) -> None:
         "leaf hash matches record",
         f"inclusion proof reaches root {data['root']} at size {TREE_SIZE}",
         "settlement root matches",
-        f"signature valid (key {KEY_ID})",
+        f"signature valid (key {signer_key_id(data)})",
     ]
     assert result.stderr == ""
 
@@ -156,7 +170,30 @@ def test_tool_reads_stdin() -> None:
     data = build_document_json()
     result = run_tool("-", stdin=json.dumps(data).encode())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == f"signature valid (key {KEY_ID})"
+    assert result.stdout.splitlines()[-1] == (
+        f"signature valid (key {signer_key_id(data)})"
+    )
+
+
+def test_tool_prints_key_id_of_public_key(tmp_path: Path) -> None:
+    """The printed id comes from the key, never from the document's key_id."""
+    data = build_document_json()
+    data["settlement"]["key_id"] = "ed25519:0000000000000000"
+    result = run_tool(write_json(tmp_path / "proof.json", data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"signature valid (key {signer_key_id(data)})"
+    )
+    assert "ed25519:0000000000000000" not in result.stdout
+
+
+def test_tool_help_lists_exit_status() -> None:
+    result = run_tool("--help")
+    assert result.returncode == 0
+    assert "  0  every check passed" in result.stdout
+    assert "  1  a check failed" in result.stdout
+    assert "  2  the command line is invalid" in result.stdout
+    assert "  3  every other check passed, but the signature was not" in result.stdout
 
 
 def test_tool_accepts_unsigned_document(tmp_path: Path) -> None:
@@ -176,6 +213,100 @@ def test_tool_no_signature_option(tmp_path: Path) -> None:
         "settlement root matches",
         "signature not checked (--no-signature)",
     ]
+
+
+# --- Pinning the signer with --public-key -----------------------------------
+
+
+@pytest.mark.parametrize("spelling", [str.lower, str.upper])
+def test_tool_public_key_matching_signer(tmp_path: Path, spelling: Any) -> None:
+    data = build_document_json()
+    trusted = spelling(data["settlement"]["public_key"])
+    path = write_json(tmp_path / "proof.json", data)
+    result = run_tool("--public-key", trusted, path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"record is rec-{LEAF_INDEX} of session sess-1",
+        "leaf hash matches record",
+        f"inclusion proof reaches root {data['root']} at size {TREE_SIZE}",
+        "settlement root matches",
+        "signer is the trusted key",
+        f"signature valid (key {signer_key_id(data)})",
+    ]
+    assert result.stderr == ""
+
+
+def test_tool_public_key_other_signer(tmp_path: Path) -> None:
+    data = build_document_json()
+    trusted = other_public_key_hex()
+    path = write_json(tmp_path / "proof.json", data)
+    result = run_tool("--public-key", trusted, path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ssoar-verify-proof: FAILED: signer check failed: the settlement is signed "
+        f"with public key {data['settlement']['public_key']}, not the trusted key "
+        f"{trusted}\n"
+    )
+    assert result.stdout.splitlines()[-1] == "settlement root matches"
+    assert "signature valid" not in result.stdout
+
+
+def test_tool_public_key_unsigned_document(tmp_path: Path) -> None:
+    data = build_document_json(signed=False)
+    path = write_json(tmp_path / "proof.json", data)
+    result = run_tool("--public-key", other_public_key_hex(), path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ssoar-verify-proof: FAILED: signer check failed: the document has no "
+        "settlement, so nothing shows that the trusted key signed its root\n"
+    )
+
+
+def test_tool_public_key_forged_signature(tmp_path: Path) -> None:
+    """The signer's key matches, but its signature over the record does not."""
+    data = build_document_json()
+    trusted = data["settlement"]["public_key"]
+    flip_signature(data)
+    result = run_tool("--public-key", trusted, write_json(tmp_path / "p.json", data))
+    assert result.returncode == 1
+    assert "FAILED: signature check failed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["xyz", "ab" * 31, "ab" * 33, "g" * 64, " " + "ab" * 32]
+)
+def test_tool_public_key_invalid(tmp_path: Path, value: str) -> None:
+    path = write_json(tmp_path / "proof.json", build_document_json())
+    result = run_tool("--public-key", value, path)
+    assert result.returncode == 2
+    assert (
+        f"argument --public-key: {value!r} is not 64 hex digits; 'ssoar key show' "
+        "prints the public key"
+    ) in result.stderr
+    assert result.stdout == ""
+
+
+def test_tool_public_key_with_no_signature(tmp_path: Path) -> None:
+    data = build_document_json()
+    path = write_json(tmp_path / "proof.json", data)
+    result = run_tool(
+        "--public-key", data["settlement"]["public_key"], "--no-signature", path
+    )
+    assert result.returncode == 2
+    assert "--public-key needs the signature check; drop --no-signature" in (
+        result.stderr
+    )
+
+
+def test_tool_public_key_with_vectors(tmp_path: Path) -> None:
+    leaf_hashes = [hash_leaf(bytes([i])) for i in range(5)]
+    vector = make_vector(2, 5, leaf_hashes, inclusion_proof(2, leaf_hashes))
+    path = write_json(tmp_path / "vector.json", vector)
+    result = run_tool("--public-key", other_public_key_hex(), "--vector", path)
+    assert result.returncode == 2
+    assert "--public-key applies to a proof document, not to --vector" in (
+        result.stderr
+    )
 
 
 def flip_record(data: dict[str, Any]) -> None:
@@ -250,6 +381,52 @@ def test_tool_rejects_other_record(
         f"FAILED: record check failed: the document names {stated}, but the record "
         "is 'rec-3' in session 'sess-1'"
     ) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("record", "kind"), [(b"[]", "list"), (b'"crossing"', "str"), (b"7", "int")]
+)
+def test_tool_record_not_object(tmp_path: Path, record: bytes, kind: str) -> None:
+    data = build_document_json()
+    data["record"] = base64.b64encode(record).decode()
+    result = run_tool(write_json(tmp_path / "proof.json", data))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ssoar-verify-proof: FAILED: record check failed: not an audit record "
+        f"(the record is a JSON {kind}, not an object)\n"
+    )
+
+
+# Python's json module raises a plain ValueError, not a JSONDecodeError, for an
+# integer of more than 4300 digits.
+HUGE_INTEGER = "9" * 5000
+
+
+def test_tool_huge_integer_in_document(tmp_path: Path) -> None:
+    data = build_document_json()
+    text = json.dumps(data).replace(
+        f'"leaf_index": {LEAF_INDEX}', f'"leaf_index": {HUGE_INTEGER}'
+    )
+    path = tmp_path / "proof.json"
+    path.write_text(text)
+    result = run_tool(str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "unreadable proof document" in result.stderr
+    assert "not valid JSON" in result.stderr
+
+
+def test_tool_huge_integer_in_settlement(tmp_path: Path) -> None:
+    data = build_document_json()
+    statement = f'{{"merkle_root": "{data["root"]}", "tree_size": {HUGE_INTEGER}}}'
+    data["settlement"]["record"] = base64.b64encode(statement.encode()).decode()
+    result = run_tool(write_json(tmp_path / "proof.json", data))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "FAILED: settlement root check failed: settlement record is not JSON"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -333,6 +510,26 @@ def test_tool_without_cryptography_no_signature(tmp_path: Path) -> None:
     result = run_tool("--no-signature", path, python_code=WITHOUT_CRYPTOGRAPHY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "signature not checked (--no-signature)"
+
+
+def test_tool_without_cryptography_public_key(tmp_path: Path) -> None:
+    """Without cryptography a matching key still needs the signature: exit 3."""
+    data = build_document_json()
+    path = write_json(tmp_path / "proof.json", data)
+    trusted = data["settlement"]["public_key"]
+    result = run_tool("--public-key", trusted, path, python_code=WITHOUT_CRYPTOGRAPHY)
+    assert result.returncode == 3
+    assert result.stdout.splitlines()[4] == "signer is the trusted key"
+    assert result.stdout.splitlines()[5].startswith("signature not checked")
+
+
+def test_tool_without_cryptography_other_key(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "proof.json", build_document_json())
+    result = run_tool(
+        "--public-key", other_public_key_hex(), path, python_code=WITHOUT_CRYPTOGRAPHY
+    )
+    assert result.returncode == 1
+    assert "FAILED: signer check failed" in result.stderr
 
 
 def test_tool_without_cryptography_still_checks_merkle(tmp_path: Path) -> None:

@@ -288,6 +288,8 @@ def _route(console: Console, rows: list[dict[str, Any]]) -> None:
             if row[key]:
                 parts.append(f"{key} {row[key]}")
         _line(console, row["crossing_id"], ", ".join(parts))
+        for candidate in row.get("route_candidates", ()):
+            console.print(Text(f"    considered {candidate}"))
 
 
 def _ledgers(console: Console, rows: list[dict[str, Any]]) -> None:

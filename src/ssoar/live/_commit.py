@@ -6,10 +6,14 @@ committed (WAL, ``synchronous=FULL``). One fsync per operation would cap the
 booth at the disk's sync rate, so operations that arrive while a commit is
 in progress wait and then share the next one.
 
-Threads use ``call``: the first caller to find no commit in progress leads,
-running every waiting operation in one transaction, and the others wait for
-it. An asyncio server uses ``call_async``, whose operations a writer thread
-runs the same way, so the event loop never waits for the disk.
+One caller at a time leads. A thread that queues an operation when no one
+leads becomes the leader: it runs every queued operation in one
+transaction, commits, wakes the callers whose operations it ran, and goes
+on with whatever queued meanwhile. Once its own operation is done it hands
+the lead to the thread of the next queued operation, so no caller waits
+behind others for long. An asyncio server uses ``call_async``: its
+operations are led by a writer thread, so the event loop never waits for
+the disk.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ssoar.errors import BoothUnavailable, SsoarError
 __all__ = ["GroupCommit", "Transactional"]
 
 T = TypeVar("T")
-_BATCH_SIZE_MAX = 512
+_BATCH_SIZE_MAX = 256
 """Most operations one commit takes; later ones wait for the next."""
 
 
@@ -45,7 +49,7 @@ class Transactional(Protocol):
 
 
 class _Operation(Generic[T]):
-    __slots__ = ("done", "error", "function", "notify", "result")
+    __slots__ = ("error", "event", "finished", "function", "lead", "notify", "result")
 
     def __init__(
         self, function: Callable[[], T], notify: Callable[[], None] | None
@@ -53,15 +57,12 @@ class _Operation(Generic[T]):
         self.function = function
         self.result: T | None = None
         self.error: BaseException | None = None
-        self.done = threading.Event() if notify is None else None
+        self.finished = False
+        self.lead = False
+        """Set when this operation's thread is to lead the next batches."""
         self.notify = notify
-
-    def finish(self) -> None:
-        if self.notify is not None:
-            self.notify()
-        else:
-            assert self.done is not None
-            self.done.set()
+        """For asynchronous callers: resolves their future; None for threads."""
+        self.event = threading.Event() if notify is None else None
 
 
 class GroupCommit:
@@ -69,11 +70,13 @@ class GroupCommit:
 
     def __init__(self, ledger: Transactional) -> None:
         self._ledger = ledger
-        self._leader = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._queue: list[_Operation[Any]] = []
-        self._wake = threading.Condition(self._queue_lock)
+        self._leading = False
         self._writer: threading.Thread | None = None
+        self._writer_wake = threading.Event()
+        self._writer_leads = False
+        """Set, under the lock, when the lead is handed to the writer thread."""
         self._stopping = False
         self.batches = 0
         """Commits made so far: operations divided by this is the batch size."""
@@ -87,13 +90,19 @@ class GroupCommit:
             BoothUnavailable: If the transaction could not be committed.
         """
         operation: _Operation[T] = _Operation(function, None)
-        with self._queue_lock:
+        with self._lock:
             self._queue.append(operation)
-        assert operation.done is not None
-        while not operation.done.is_set():
-            with self._leader:
-                if not operation.done.is_set():
-                    self._run_queue()
+            if not self._leading:
+                self._leading = True
+                operation.lead = True
+        event = operation.event
+        assert event is not None
+        while not operation.finished:
+            if operation.lead:
+                self._lead(operation)
+            else:
+                event.wait()
+                event.clear()
         if operation.error is not None:
             raise operation.error
         return operation.result  # type: ignore[return-value]
@@ -107,24 +116,31 @@ class GroupCommit:
             loop.call_soon_threadsafe(_resolve, future, operation)
 
         operation: _Operation[T] = _Operation(function, notify)
-        with self._wake:
+        wake = False
+        with self._lock:
             self._ensure_writer()
             self._queue.append(operation)
-            self._wake.notify()
+            if not self._leading:
+                self._leading = True
+                self._writer_leads = True
+                wake = True
+        if wake:
+            self._writer_wake.set()
         return await future
 
     def stop(self) -> None:
         """Stop the writer thread after it has run what is queued."""
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        if self._writer is not None:
-            self._writer.join()
-            self._writer = None
+        writer = self._writer
+        if writer is None:
+            return
+        self._stopping = True
+        self._writer_wake.set()
+        writer.join()
+        self._writer = None
+        self._stopping = False
 
     def _ensure_writer(self) -> None:
         if self._writer is None:
-            self._stopping = False
             self._writer = threading.Thread(
                 target=self._write_loop, name="ssoar-ledger-writer", daemon=True
             )
@@ -132,29 +148,68 @@ class GroupCommit:
 
     def _write_loop(self) -> None:
         while True:
-            with self._wake:
-                while not self._queue and not self._stopping:
-                    self._wake.wait()
-                if not self._queue and self._stopping:
-                    return
-            with self._leader:
-                self._run_queue()
+            self._writer_wake.wait()
+            self._writer_wake.clear()
+            with self._lock:
+                leads, self._writer_leads = self._writer_leads, False
+            if leads:
+                self._lead(None)
+            if self._stopping:
+                with self._lock:
+                    if not self._queue or self._leading:
+                        return
 
-    def _run_queue(self) -> None:
-        """Run the queued operations in batches; the caller holds the leader lock."""
+    def _lead(self, own: _Operation[Any] | None) -> None:
+        """Run batches until the queue is empty, or hand the lead on.
+
+        The caller has been given the lead (``_leading`` is set for it).
+        """
+        if own is not None:
+            own.lead = False
         while True:
-            with self._queue_lock:
+            with self._lock:
                 batch = self._queue[:_BATCH_SIZE_MAX]
                 del self._queue[: len(batch)]
-            if not batch:
-                return
-            if not self._run_batch(batch):
-                # The shared transaction failed: run each operation alone, so
-                # one bad operation cannot fail the others.
-                for operation in batch:
-                    self._run_batch([operation])
+                if not batch:
+                    self._leading = False
+                    return
+            self._run(batch)
             for operation in batch:
-                operation.finish()
+                if operation is own:
+                    continue
+                if operation.notify is not None:
+                    operation.notify()
+                else:
+                    assert operation.event is not None
+                    operation.event.set()
+            if own is not None and own.finished:
+                self._hand_on()
+                return
+
+    def _hand_on(self) -> None:
+        """Give the lead to the next queued operation's thread, or end it."""
+        with self._lock:
+            if not self._queue:
+                self._leading = False
+                return
+            successor = self._queue[0]
+            if successor.event is None:
+                # An asynchronous operation: the writer thread leads it.
+                self._ensure_writer()
+                self._writer_leads = True
+                self._writer_wake.set()
+                return
+            successor.lead = True
+            successor.event.set()
+
+    def _run(self, batch: list[_Operation[Any]]) -> None:
+        if not self._run_batch(batch):
+            # The shared transaction failed: run each operation alone, so
+            # one bad operation cannot fail the others.
+            for operation in batch:
+                self._run_batch([operation])
+        for operation in batch:
+            operation.finished = True
 
     def _run_batch(self, batch: list[_Operation[Any]]) -> bool:
         """Run a batch in one transaction; False when it had to be rolled back."""

@@ -100,6 +100,7 @@ __all__ = ["PARTICIPANT_PREFIXES", "AsyncBooth", "LiveBooth", "participant_class
 T = TypeVar("T")
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_ACTIVITY_RESOLUTION = timedelta(seconds=1)
 _SWEEP_BATCH = 64
 """Most sessions one sweep operation closes; a sweep repeats until none is due."""
 
@@ -687,13 +688,21 @@ class LiveBooth:
         return live.seq
 
     def _touch(self, live: LiveSession, now: datetime) -> None:
-        if now > live.last_activity:
-            live.last_activity = now
+        """Record activity; the stored idle deadline moves at most once a second.
+
+        Writing it on every crossing would add a statement to every batch.
+        The sweeper reads the deadline stored, so a session can be swept up to
+        a second before its idle timeout has fully passed, never later.
+        """
+        if now <= live.last_activity:
+            return
+        live.last_activity = now
+        if now - live.activity_written < _ACTIVITY_RESOLUTION:
+            return
+        live.activity_written = now
         self._activity[live.session_id] = (
-            format_time(live.last_activity),
-            format_time(
-                live.last_activity + timedelta(seconds=live.idle_timeout_seconds)
-            ),
+            format_time(now),
+            format_time(now + timedelta(seconds=live.idle_timeout_seconds)),
         )
 
     # Plans and booths
@@ -1481,6 +1490,7 @@ class LiveBooth:
         live_crossing.transfers.extend(new_transfers)
         live_crossing.overdrafts.extend(overdrafts)
         live_crossing.completion = fingerprint
+        live_crossing.charge = charge if usage is not None else None
         self._event(
             live,
             "completed",
@@ -1490,6 +1500,9 @@ class LiveBooth:
                 "transfers": [transfer.to_json() for transfer in new_transfers],
                 "overdrafts": [overdraft.to_json() for overdraft in overdrafts],
                 "fingerprint": fingerprint,
+                "charge": live_crossing.charge.to_json()
+                if live_crossing.charge is not None
+                else None,
             },
         )
         self._touch(live, now)
@@ -1504,20 +1517,7 @@ class LiveBooth:
     def _answer(self, live: LiveCrossing, *, replayed: bool = False) -> CrossingAnswer:
         decision = live.decision
         crossing = live.crossing
-        charge = None
-        if (
-            crossing.state.is_final
-            and crossing.usage is not None
-            and crossing.kind == ("model_invocation")
-        ):
-            provider = crossing.attributes.get("provider")
-            model = crossing.attributes.get("model")
-            if isinstance(provider, str) and isinstance(model, str):
-                price, _ = self._price(
-                    crossing.usage, provider, model, crossing.started_at
-                )
-                if price is not None:
-                    charge = price.to_json()
+        charge = live.charge.to_json() if live.charge is not None else None
         return CrossingAnswer(
             crossing_id=crossing.crossing_id,
             session_id=crossing.session_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
@@ -38,6 +38,7 @@ from ssoar.live._records import (
     transfer_from_json,
 )
 from ssoar.model._crossing import Crossing, CrossingState, Decision
+from ssoar.model._money import Money
 from ssoar.model._participant import Participant
 from ssoar.model._session import Session
 from ssoar.model._usage import TokenUsage
@@ -45,6 +46,7 @@ from ssoar.model._usage import TokenUsage
 __all__ = ["LiveCrossing", "LiveSession", "QuotaBinding"]
 
 _ZERO = Decimal(0)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class LiveCrossing:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     completion: str | None = None
     """A digest of the request that completed it."""
+    charge: Money | None = None
+    """The usage charge, once completed and priced."""
     seq: int = 0
 
     @property
@@ -156,6 +160,8 @@ class LiveSession:
     """Accounts the session drew on, with what each had posted before."""
     crossings: dict[str, LiveCrossing] = field(default_factory=dict)
     seq: int = 0
+    activity_written: datetime = _NEVER
+    """When this process last stored the session's activity."""
     generation: int = 0
     """The booth's cache generation this state was last brought up to date in."""
     trusted_roots: set[str] = field(default_factory=set)
@@ -239,6 +245,10 @@ class LiveSession:
                 overdraft_from_json(item) for item in body["overdrafts"]
             )
             live.completion = body["fingerprint"]
+            charge = body.get("charge")
+            live.charge = (
+                Money.parse(charge["amount"], charge["currency"]) if charge else None
+            )
         elif event_type == "activity":
             pass
         else:

@@ -172,6 +172,7 @@ def _route(record: dict[str, Any]) -> dict[str, Any]:
         "region": placement.get("region") or attributes.get("region"),
         "jurisdiction": placement.get("jurisdiction") or attributes.get("jurisdiction"),
         "route": placement.get("route") or attributes.get("route"),
+        "route_candidates": list(attributes.get("route_candidates") or []),
     }
 
 
