@@ -16,15 +16,13 @@ processes can never both take an account's last unit.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import orjson
@@ -57,12 +55,36 @@ from ssoar.ledger._entitlement import (
     TransferPhase,
 )
 from ssoar.ledger._pricing import PriceCatalogue
-from ssoar.ledger._windows import QuotaWindow, WindowError, WindowRule
 from ssoar.live._commit import GroupCommit
 from ssoar.live._notify import SessionNotice, Subscribers, WebhookSender
-from ssoar.live._records import account_from_json, session_from_json, time_from_json
-from ssoar.live._session import LiveCrossing, LiveSession, QuotaBinding
-from ssoar.live._tenants import ApiKey, create_key, revoke_key
+from ssoar.live._quotas import (
+    QuotaBinding,
+    binding_from_json,
+    binding_to_json,
+    grant_limit_accounts,
+    quota_binding,
+    unit_amount,
+    used_amount,
+    worst_case,
+)
+from ssoar.live._records import session_from_json, time_from_json
+from ssoar.live._requests import (
+    BOOTH_ATTRIBUTES,
+    aware_instant,
+    check_kinds,
+    check_webhook,
+    crossing_attributes,
+    decimal_field,
+    digest,
+    parse_target,
+    participant_class_of,
+    replace_struct,
+    request_fingerprint,
+    target_attributes,
+)
+from ssoar.live._routing import Candidate, cost_order, record_routes
+from ssoar.live._session import LiveCrossing, LiveSession
+from ssoar.live._tenants import ApiKey, create_key
 from ssoar.live._wire import (
     AttemptReport,
     BeginCrossing,
@@ -80,7 +102,6 @@ from ssoar.model._crossing import (
     AttributeValue,
     Crossing,
     CrossingState,
-    Decision,
     DenialReason,
     Target,
     UsageSource,
@@ -88,14 +109,17 @@ from ssoar.model._crossing import (
 from ssoar.model._money import Money
 from ssoar.model._participant import Participant, ParticipantClass
 from ssoar.model._session import CloseReason, Session, SessionState
-from ssoar.model._template import Template, load_template
+from ssoar.model._template import load_template
 from ssoar.model._time import format_time, utc_now
 from ssoar.model._usage import TokenUsage, UsageError
 from ssoar.session._book import BookSettings, SessionBook
 from ssoar.settlement._exceptions import ReasonCode
 from ssoar.store._sqlite import Store
 
-__all__ = ["PARTICIPANT_PREFIXES", "AsyncBooth", "LiveBooth", "participant_class_of"]
+if TYPE_CHECKING:
+    from ssoar.live._async import AsyncBooth
+
+__all__ = ["LiveBooth"]
 
 T = TypeVar("T")
 _ZERO = Decimal(0)
@@ -103,49 +127,6 @@ _ONE = Decimal(1)
 _ACTIVITY_RESOLUTION = timedelta(seconds=1)
 _SWEEP_BATCH = 64
 """Most sessions one sweep operation closes; a sweep repeats until none is due."""
-
-PARTICIPANT_PREFIXES: Mapping[str, ParticipantClass] = {
-    "human": ParticipantClass.HUMAN,
-    "agent": ParticipantClass.AGENT,
-    "model": ParticipantClass.AI_MODEL,
-    "ai_model": ParticipantClass.AI_MODEL,
-    "tool": ParticipantClass.TOOL,
-    "memory": ParticipantClass.MEMORY_LAYER,
-    "memory_layer": ParticipantClass.MEMORY_LAYER,
-    "jurisdiction": ParticipantClass.JURISDICTION,
-    "region": ParticipantClass.JURISDICTION,
-    "carrier": ParticipantClass.CARRIER,
-    "accessibility": ParticipantClass.ACCESSIBILITY_SERVICE,
-    "accessibility_service": ParticipantClass.ACCESSIBILITY_SERVICE,
-    "verifier": ParticipantClass.VERIFICATION_VENDOR,
-    "verification_vendor": ParticipantClass.VERIFICATION_VENDOR,
-}
-"""Participant id prefixes and the class each one names."""
-
-_TARGET_TYPES = frozenset(
-    {"model", "tool", "memory_store", "region", "route", "data_source", "participant"}
-)
-_BOOTH_ATTRIBUTES = frozenset(
-    {"provider", "model", "region", "jurisdiction", "route", "route_candidates"}
-)
-"""Attributes the booth sets itself; a request may not change them at completion."""
-
-
-def participant_class_of(participant_id: str, field: str) -> ParticipantClass:
-    """Return the class a participant id's prefix names.
-
-    Raises:
-        RequestError: If the prefix is not a known class.
-    """
-    prefix, _, name = participant_id.partition(":")
-    found = PARTICIPANT_PREFIXES.get(prefix)
-    if found is None or not name:
-        raise RequestError(
-            field,
-            f"participant id {participant_id!r} must start with a class prefix "
-            f"and a colon; known prefixes: {', '.join(sorted(PARTICIPANT_PREFIXES))}",
-        )
-    return found
 
 
 @dataclass(slots=True)
@@ -159,21 +140,6 @@ class _Balance:
     @property
     def available(self) -> Decimal:
         return self.limit - self.reserved - self.posted
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """One way to run a crossing, prepared but not yet applied."""
-
-    crossing: Crossing
-    authority: AuthorityCheck
-    requests: list[tuple[Account, Decimal]]
-    overdrafts: list[Overdraft]
-    estimate: TokenUsage | None
-    price: Money | None
-    price_problem: str | None
-    route: str | None
-    decision: Decision | None = None
 
 
 class LiveBooth:
@@ -311,6 +277,8 @@ class LiveBooth:
     @property
     def asynchronous(self) -> AsyncBooth:
         """The same operations as coroutines, for an asyncio server."""
+        from ssoar.live._async import AsyncBooth
+
         return AsyncBooth(self)
 
     def create_key(
@@ -396,7 +364,7 @@ class LiveBooth:
 
     def _open_session(self, tenant: str, request: OpenSession) -> SessionAnswer:
         now = self.clock()
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         session_id = request.session_id or f"ses-{uuid.uuid4().hex}"
         existing = self._existing_session(session_id)
         if existing is not None:
@@ -411,7 +379,7 @@ class LiveBooth:
         booth = self._booth(template_name)
         template = booth.template
         bindings = tuple(
-            _binding(spec, f"quotas[{index}]", template)
+            quota_binding(spec, f"quotas[{index}]", template)
             for index, spec in enumerate(request.quotas)
         )
         for index, binding in enumerate(bindings):
@@ -424,11 +392,11 @@ class LiveBooth:
         plan = self._plan(tenant)
         for index, spec in enumerate(request.participants):
             participant_class_of(spec.id, f"participants[{index}].id")
-            _check_kinds(spec.scope, template, f"participants[{index}].scope")
+            check_kinds(spec.scope, template, f"participants[{index}].scope")
         idle = request.idle_timeout_seconds or template.idle_timeout_seconds
         lifetime = request.max_lifetime_seconds or template.max_lifetime_seconds
         if request.webhook_url is not None:
-            _check_webhook(request.webhook_url)
+            check_webhook(request.webhook_url)
         session = Session(
             session_id=session_id,
             tenant=tenant,
@@ -478,7 +446,7 @@ class LiveBooth:
                 "lifetime_deadline": format_time(live.lifetime_deadline),
                 "webhook_url": request.webhook_url,
                 "allowed_jurisdictions": request.allowed_jurisdictions,
-                "quotas": [_binding_json(binding) for binding in live.quotas],
+                "quotas": [binding_to_json(binding) for binding in live.quotas],
                 "fingerprint": fingerprint,
             },
         )
@@ -630,7 +598,7 @@ class LiveBooth:
         session = session_from_json(opened["session"])
         booth = self._booth(session.template)
         bindings = tuple(
-            _binding_from_json(item, booth.template) for item in opened["quotas"]
+            binding_from_json(item, booth.template) for item in opened["quotas"]
         )
         activity = connection.execute(
             "SELECT last_activity_at FROM live_sessions WHERE session_id = ?",
@@ -732,7 +700,7 @@ class LiveBooth:
             return cached[1]
         template = self._booth(self.settings.template).template
         bindings = tuple(
-            _binding(spec, f"plan.quotas[{index}]", template)
+            quota_binding(spec, f"plan.quotas[{index}]", template)
             for index, spec in enumerate(self._plan_specs(tenant))
         )
         self._plans[tenant] = (self._generation, bindings)
@@ -759,7 +727,7 @@ class LiveBooth:
                     f"quotas[{index}].id", f"quota id {spec.id!r} is given twice"
                 )
             seen.add(spec.id)
-            _binding(spec, f"quotas[{index}]", template)
+            quota_binding(spec, f"quotas[{index}]", template)
         connection = self.store.connection
         connection.execute("DELETE FROM plan_quotas WHERE tenant = ?", (tenant,))
         connection.executemany(
@@ -777,7 +745,7 @@ class LiveBooth:
     ) -> CrossingAnswer:
         live = self._live(tenant, session_id)
         participant_class_of(request.id, "id")
-        _check_kinds(request.scope, live.booth.template, "scope")
+        check_kinds(request.scope, live.booth.template, "scope")
         key = f"admit/{request.id}"
         existing = live.crossings.get(key)
         if existing is not None:
@@ -810,7 +778,7 @@ class LiveBooth:
         )
         candidate = self._prepare(live, crossing, None, None, None, now)
         self._decide(live, candidate)
-        begun = self._apply_begin(live, candidate, _digest(spec.id.encode()), now)
+        begun = self._apply_begin(live, candidate, digest(spec.id.encode()), now)
         if begun.decision.allowed:
             self._apply_complete(
                 live,
@@ -876,12 +844,13 @@ class LiveBooth:
         self, live: LiveSession, spec: GrantSpec, field: str, now: datetime
     ) -> tuple[Grant, Account | None]:
         template = live.booth.template
-        _check_kinds(spec.kinds, template, f"{field}.kinds")
+        check_kinds(spec.kinds, template, f"{field}.kinds")
         participant_class_of(spec.grantee, f"{field}.grantee")
         grant_id = f"{live.session_id}/grant/{spec.id or spec.grantee}"
-        not_before = _aware(spec.not_before, f"{field}.not_before") or now
+        not_before = aware_instant(spec.not_before, f"{field}.not_before") or now
         expires = (
-            _aware(spec.expires_at, f"{field}.expires_at") or live.lifetime_deadline
+            aware_instant(spec.expires_at, f"{field}.expires_at")
+            or live.lifetime_deadline
         )
         parent = None
         if spec.parent is not None:
@@ -902,7 +871,7 @@ class LiveBooth:
         )
         limit = None
         if spec.limit is not None:
-            unit, amount, currency = _unit_amount(
+            unit, amount, currency = unit_amount(
                 spec.limit.unit, spec.limit.limit, spec.limit.currency, f"{field}.limit"
             )
             quota = Quota(
@@ -939,7 +908,7 @@ class LiveBooth:
         key = key.removeprefix(f"{session_id}/")
         if request.crossing_id is None:
             request = replace_struct(request, crossing_id=key)
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         existing = live.crossings.get(key)
         if existing is not None:
             if existing.fingerprint == fingerprint:
@@ -967,14 +936,14 @@ class LiveBooth:
             candidates[0],
         )
         if len(candidates) > 1:
-            chosen = _with_route_record(chosen, candidates)
+            chosen = record_routes(chosen, candidates)
         return self._answer(self._apply_begin(live, chosen, fingerprint, now))
 
     def _candidates(
         self, live: LiveSession, request: BeginCrossing, key: str, now: datetime
-    ) -> list[_Candidate]:
+    ) -> list[Candidate]:
         """Prepare each way the crossing could run, cheapest first."""
-        attributes = _attributes(request.attributes, "attributes")
+        attributes = crossing_attributes(request.attributes, "attributes")
         invoker = request.invoker
         if invoker is not None:
             participant_class_of(invoker, "invoker")
@@ -1045,19 +1014,19 @@ class LiveBooth:
                         live, crossing, estimate, price, problem, now, route_name
                     )
                 )
-            candidates.sort(key=_cost_order)
+            candidates.sort(key=cost_order)
             return candidates
         if request.actor is None:
             raise RequestError(
                 "actor", f"a {request.kind} crossing names the participant at it"
             )
         actor_class = participant_class_of(request.actor, "actor")
-        target = _target(request.target, "target")
+        target = parse_target(request.target, "target")
         price = None
         problem = None
         if request.cost is not None:
             currency = request.currency or self.settings.tolls.currency
-            price = Money(_decimal(request.cost, "cost"), currency)
+            price = Money(decimal_field(request.cost, "cost"), currency)
             if request.kind == "carrier_path":
                 attributes.setdefault("route_cost", request.cost)
                 attributes.setdefault("route_currency", currency)
@@ -1112,10 +1081,10 @@ class LiveBooth:
         price_problem: str | None,
         now: datetime,
         route: str | None = None,
-    ) -> _Candidate:
+    ) -> Candidate:
         """Check authority and entitlement for one way to run a crossing."""
         if crossing.target is not None:
-            live.entities.add_target(crossing.target, _target_attributes(crossing))
+            live.entities.add_target(crossing.target, target_attributes(crossing))
         authority = self._authority(live, crossing)
         holder = crossing.authority_holder_id
         requests: list[tuple[Account, Decimal]] = []
@@ -1126,14 +1095,16 @@ class LiveBooth:
             account = binding.account_for(live.session_id, live.tenant, holder, now)
             if account is None:
                 continue
-            amount, problem = _amount(quota, estimate, price, price_problem)
+            amount, problem = worst_case(quota, estimate, price, price_problem)
             if problem is not None:
                 price_problem = problem
                 amount = _ZERO
             requests.append((account, amount))
         if authority.valid and authority.grant_id is not None:
-            for limit in _grant_limits(live, authority.grant_id):
-                amount, problem = _amount(limit.quota, estimate, price, price_problem)
+            for limit in grant_limit_accounts(live, authority.grant_id):
+                amount, problem = worst_case(
+                    limit.quota, estimate, price, price_problem
+                )
                 if problem is not None:
                     price_problem = problem
                     amount = _ZERO
@@ -1150,7 +1121,7 @@ class LiveBooth:
                         max(balance.available, _ZERO),
                     )
                 )
-        return _Candidate(
+        return Candidate(
             crossing=crossing,
             authority=authority,
             requests=requests,
@@ -1186,7 +1157,7 @@ class LiveBooth:
             live.trusted_roots,
         )
 
-    def _decide(self, live: LiveSession, candidate: _Candidate) -> None:
+    def _decide(self, live: LiveSession, candidate: Candidate) -> None:
         crossing = candidate.crossing
         holder = crossing.authority_holder_id
         extra: dict[str, AttributeValue] = {}
@@ -1222,7 +1193,7 @@ class LiveBooth:
         candidate.decision = decision
 
     def _apply_begin(
-        self, live: LiveSession, candidate: _Candidate, fingerprint: str, now: datetime
+        self, live: LiveSession, candidate: Candidate, fingerprint: str, now: datetime
     ) -> LiveCrossing:
         decision = candidate.decision
         assert decision is not None
@@ -1349,7 +1320,7 @@ class LiveBooth:
     ) -> CrossingAnswer:
         live = self._live(tenant, session_id)
         live_crossing = _find(live, key)
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         crossing = live_crossing.crossing
         if crossing.state is CrossingState.DENIED:
             raise Conflict(
@@ -1364,9 +1335,9 @@ class LiveBooth:
                 "a crossing is completed once"
             )
         now = self.clock()
-        attributes = _attributes(request.attributes, "attributes")
+        attributes = crossing_attributes(request.attributes, "attributes")
         for name, value in attributes.items():
-            if name in _BOOTH_ATTRIBUTES and crossing.attributes.get(name) != value:
+            if name in BOOTH_ATTRIBUTES and crossing.attributes.get(name) != value:
                 raise RequestError(
                     f"attributes.{name}",
                     "the booth set this attribute when the crossing began; it "
@@ -1400,7 +1371,7 @@ class LiveBooth:
             model = crossing.attributes.get("model")
             if isinstance(provider, str) and isinstance(model, str):
                 charge, _ = self._price(usage, provider, model, crossing.started_at)
-        cost = _decimal(request.cost, "cost") if request.cost is not None else None
+        cost = decimal_field(request.cost, "cost") if request.cost is not None else None
         self._apply_complete(
             live,
             live_crossing,
@@ -1443,7 +1414,7 @@ class LiveBooth:
         for reservation_id, amount in live_crossing.pending().items():
             reserve = reserved[reservation_id]
             account = self._account_of(live, reserve.account_id)
-            used = _used(account.quota, usage, charge, cost, amount, state)
+            used = used_amount(account.quota, usage, charge, cost, amount, state)
             posted = min(used, amount)
             if used > amount:
                 overdrafts.append(
@@ -1708,19 +1679,6 @@ class LiveBooth:
 # Helpers
 
 
-def replace_struct(value: BeginCrossing, **changes: Any) -> BeginCrossing:
-    """Return a copy of a request struct with some fields changed."""
-    return msgspec.structs.replace(value, **changes)
-
-
-def _fingerprint(request: msgspec.Struct) -> str:
-    return _digest(msgspec.json.encode(request))
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
 def _not_found(session_id: str) -> NotFound:
     return NotFound(
         f"no session {session_id!r} for this tenant; list sessions with "
@@ -1736,349 +1694,3 @@ def _find(live: LiveSession, key: str) -> LiveCrossing:
             f"no crossing {key!r} in session {live.session_id}; begin it first"
         )
     return found
-
-
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise RequestError(field, "give the instant with an offset, such as Z for UTC")
-    return value
-
-
-def _check_kinds(kinds: Iterable[str], template: Template, field: str) -> None:
-    for index, kind in enumerate(kinds):
-        if kind not in template.kinds:
-            raise RequestError(
-                f"{field}[{index}]",
-                f"crossing kind {kind!r} is not part of template {template.name!r}; "
-                f"its kinds are {', '.join(template.kinds)}",
-            )
-
-
-def _check_webhook(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RequestError(
-            "webhook_url",
-            f"{url!r} is not an http or https address with a host",
-        )
-
-
-def _decimal(text: str, field: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise RequestError(field, f"{text!r} is not a decimal number") from None
-    if not value.is_finite() or value < 0:
-        raise RequestError(field, f"{text!r} must be a finite number of at least 0")
-    return value
-
-
-def _unit_amount(
-    unit: str, limit: str, currency: str | None, field: str
-) -> tuple[QuotaUnit, Decimal, str | None]:
-    quota_unit = QuotaUnit(unit)
-    amount = _decimal(limit, f"{field}.limit")
-    if quota_unit is QuotaUnit.MONEY and currency is None:
-        raise RequestError(
-            f"{field}.currency", "a money limit needs a currency, such as USD"
-        )
-    if quota_unit is not QuotaUnit.MONEY and currency is not None:
-        raise RequestError(
-            f"{field}.currency", f"only money limits have a currency, not {unit}"
-        )
-    if quota_unit is not QuotaUnit.MONEY and amount != amount.to_integral_value():
-        raise RequestError(f"{field}.limit", f"{unit} are counted in whole numbers")
-    return quota_unit, amount, currency
-
-
-def _binding(spec: QuotaSpec, field: str, template: Template) -> QuotaBinding:
-    unit, amount, currency = _unit_amount(spec.unit, spec.limit, spec.currency, field)
-    _check_kinds(spec.kinds, template, f"{field}.kinds")
-    window = None
-    if spec.window != "none":
-        try:
-            if spec.anchor_day is None:
-                window = WindowRule(QuotaWindow(spec.window), spec.time_zone)
-            else:
-                window = WindowRule(
-                    QuotaWindow(spec.window), spec.time_zone, spec.anchor_day
-                )
-        except WindowError as error:
-            raise RequestError(f"{field}.window", str(error)) from None
-    elif spec.anchor_day is not None or spec.time_zone != "UTC":
-        raise RequestError(
-            f"{field}.window",
-            "time_zone and anchor_day apply to a window; set window to daily, "
-            "weekly or monthly",
-        )
-    if spec.scope != "participant" and spec.participant != "*":
-        raise RequestError(
-            f"{field}.participant", "only participant quotas name participants"
-        )
-    quota = Quota(
-        quota_id=spec.id,
-        scope=QuotaScope(spec.scope),
-        unit=unit,
-        limit=amount,
-        currency=currency,
-        kinds=frozenset(spec.kinds),
-    )
-    return QuotaBinding(quota, spec.participant, window)
-
-
-def _binding_json(binding: QuotaBinding) -> dict[str, Any]:
-    from ssoar.ledger._windows import rule_to_json
-
-    quota = binding.quota
-    return {
-        "account": Account("", quota, "").to_json(),
-        "participant": binding.participant_pattern,
-        "window": rule_to_json(binding.window) if binding.window else None,
-    }
-
-
-def _binding_from_json(data: Mapping[str, Any], template: Template) -> QuotaBinding:
-    from ssoar.ledger._windows import rule_from_json
-
-    account = account_from_json(data["account"])
-    window = data.get("window")
-    return QuotaBinding(
-        account.quota,
-        data["participant"],
-        rule_from_json(window) if window else None,
-    )
-
-
-def _attributes(
-    raw: Mapping[str, str | int | bool | list[str]], field: str
-) -> dict[str, AttributeValue]:
-    attributes: dict[str, AttributeValue] = {}
-    for name, value in raw.items():
-        if isinstance(value, list):
-            attributes[name] = tuple(value)
-        else:
-            attributes[name] = value
-    return attributes
-
-
-def _target(text: str | None, field: str) -> Target | None:
-    if text is None:
-        return None
-    target_type, _, target_id = text.partition(":")
-    if target_type not in _TARGET_TYPES or not target_id:
-        raise RequestError(
-            field,
-            f"{text!r} is not a target written type:id; types are "
-            f"{', '.join(sorted(_TARGET_TYPES))}",
-        )
-    return Target(target_type, target_id)
-
-
-def _target_attributes(crossing: Crossing) -> dict[str, str]:
-    target = crossing.target
-    assert target is not None
-    if target.target_type == "model":
-        provider = crossing.attributes.get("provider")
-        return {
-            "provider": provider if isinstance(provider, str) else "",
-            "name": target.target_id,
-        }
-    return {"name": target.target_id}
-
-
-def _amount(
-    quota: Quota,
-    estimate: TokenUsage | None,
-    price: Money | None,
-    price_problem: str | None,
-) -> tuple[Decimal, str | None]:
-    """The worst case a crossing may use of one quota, or why it is unknown."""
-    if quota.unit is QuotaUnit.CROSSINGS:
-        return _ONE, None
-    if quota.unit is QuotaUnit.TOKENS:
-        return Decimal(estimate.total_tokens if estimate else 0), None
-    if price is None:
-        if price_problem is not None:
-            return _ZERO, price_problem
-        return _ZERO, None
-    if price.currency != quota.currency:
-        return _ZERO, (
-            f"the crossing is priced in {price.currency} and quota "
-            f"{quota.quota_id!r} counts {quota.currency}"
-        )
-    return price.amount, None
-
-
-def _used(
-    quota: Quota,
-    usage: TokenUsage | None,
-    charge: Money | None,
-    cost: Decimal | None,
-    reserved: Decimal,
-    state: CrossingState,
-) -> Decimal:
-    """What a finished crossing used of one reservation's quota."""
-    if quota.unit is QuotaUnit.CROSSINGS:
-        return reserved
-    if quota.unit is QuotaUnit.TOKENS:
-        return Decimal(usage.total_tokens) if usage is not None else _ZERO
-    if charge is not None and charge.currency == quota.currency:
-        return charge.amount
-    if cost is not None:
-        return cost
-    if usage is None and state is CrossingState.FAILED:
-        return _ZERO
-    # Priced usage is unknown: the reservation stands as the estimate.
-    return reserved
-
-
-def _grant_limits(live: LiveSession, grant_id: str) -> list[Account]:
-    """The limit accounts of a grant and of every grant it was delegated from."""
-    limits = []
-    seen: set[str] = set()
-    current: str | None = grant_id
-    while current is not None and current not in seen:
-        seen.add(current)
-        account = live.grant_limits.get(current)
-        if account is not None:
-            limits.append(account)
-        grant = live.authority.grants.get(current)
-        current = grant.parent_grant_id if grant else None
-    return limits
-
-
-def _cost_order(candidate: _Candidate) -> tuple[int, Decimal]:
-    if candidate.price is None:
-        return (1, _ZERO)
-    return (0, candidate.price.amount)
-
-
-def _with_route_record(chosen: _Candidate, candidates: list[_Candidate]) -> _Candidate:
-    """Record every route considered, and why the others were passed over."""
-    considered = []
-    for candidate in candidates:
-        decision = candidate.decision
-        assert decision is not None
-        price = (
-            f"{candidate.price.amount} {candidate.price.currency}"
-            if candidate.price
-            else "price unknown"
-        )
-        verdict = (
-            "chosen"
-            if candidate is chosen and decision.allowed
-            else "allowed"
-            if decision.allowed
-            else "denied: " + ", ".join(reason.code for reason in decision.reasons)
-        )
-        considered.append(f"{candidate.route} ({price}): {verdict}")
-    attributes = dict(chosen.crossing.attributes)
-    attributes["route_candidates"] = tuple(considered)
-    chosen.crossing = replace(chosen.crossing, attributes=attributes)
-    return chosen
-
-
-class AsyncBooth:
-    """The live booth's operations for an asyncio server.
-
-    Each operation runs on the group-commit writer thread; awaiting it
-    returns once the answer is durable, and the event loop never waits for
-    the disk.
-    """
-
-    def __init__(self, booth: LiveBooth) -> None:
-        self._booth = booth
-        self._call = booth.commit.call_async
-
-    async def open_session(self, tenant: str, request: OpenSession) -> SessionAnswer:
-        """See ``LiveBooth.open_session``."""
-        booth = self._booth
-        return await self._call(lambda: booth._open_session(tenant, request))
-
-    async def admit(
-        self, tenant: str, session_id: str, request: ParticipantSpec
-    ) -> CrossingAnswer:
-        """See ``LiveBooth.admit``."""
-        booth = self._booth
-        return await self._call(lambda: booth._admit_op(tenant, session_id, request))
-
-    async def issue_grant(
-        self, tenant: str, session_id: str, request: GrantSpec
-    ) -> dict[str, object]:
-        """See ``LiveBooth.issue_grant``."""
-        booth = self._booth
-        return await self._call(lambda: booth._grant_op(tenant, session_id, request))
-
-    async def begin(
-        self, tenant: str, session_id: str, request: BeginCrossing
-    ) -> CrossingAnswer:
-        """See ``LiveBooth.begin``."""
-        booth = self._booth
-        return await self._call(lambda: booth._begin_op(tenant, session_id, request))
-
-    async def attempt(
-        self, tenant: str, session_id: str, key: str, request: AttemptReport
-    ) -> CrossingAnswer:
-        """See ``LiveBooth.attempt``."""
-        booth = self._booth
-        return await self._call(
-            lambda: booth._attempt_op(tenant, session_id, key, request)
-        )
-
-    async def complete(
-        self, tenant: str, session_id: str, key: str, request: CompleteCrossing
-    ) -> CrossingAnswer:
-        """See ``LiveBooth.complete``."""
-        booth = self._booth
-        return await self._call(
-            lambda: booth._complete_op(tenant, session_id, key, request)
-        )
-
-    async def close_session(
-        self, tenant: str, session_id: str, reason: CloseReason, error: str | None
-    ) -> dict[str, Any]:
-        """See ``LiveBooth.close_session``."""
-        booth = self._booth
-        return await self._call(
-            lambda: booth._close_op(tenant, session_id, reason, error)
-        )
-
-    async def session(self, tenant: str, session_id: str) -> SessionAnswer:
-        """See ``LiveBooth.session``."""
-        booth = self._booth
-        return await self._call(lambda: booth._session_op(tenant, session_id))
-
-    async def crossing(self, tenant: str, session_id: str, key: str) -> CrossingAnswer:
-        """See ``LiveBooth.crossing``."""
-        booth = self._booth
-        return await self._call(lambda: booth._crossing_op(tenant, session_id, key))
-
-    async def set_plan(
-        self, tenant: str, quotas: Sequence[QuotaSpec]
-    ) -> list[QuotaSpec]:
-        """See ``LiveBooth.set_plan``."""
-        booth = self._booth
-        return await self._call(lambda: booth._set_plan_op(tenant, quotas))
-
-    async def plan(self, tenant: str) -> list[QuotaSpec]:
-        """See ``LiveBooth.plan``."""
-        booth = self._booth
-        return await self._call(lambda: booth._plan_specs(tenant))
-
-    async def sweep(self) -> list[dict[str, Any]]:
-        """See ``LiveBooth.sweep``; one batch of due sessions."""
-        return await self._call(self._booth._sweep_op)
-
-    async def create_key(
-        self, tenant: str, scopes: tuple[str, ...], label: str
-    ) -> ApiKey:
-        """Create an API key for a tenant."""
-        connection = self._booth.store.connection
-        return await self._call(lambda: create_key(connection, tenant, scopes, label))
-
-    async def revoke_key(self, tenant: str, key_id: str) -> bool:
-        """Revoke one of a tenant's API keys."""
-        connection = self._booth.store.connection
-        return await self._call(lambda: revoke_key(connection, tenant, key_id))

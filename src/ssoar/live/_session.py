@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from fnmatch import fnmatchcase
 from typing import Any
 
 from ssoar.booth._booth import Booth
@@ -21,12 +20,10 @@ from ssoar.ledger._authority import AuthorityCheck, AuthorityLedger, Grant
 from ssoar.ledger._entitlement import (
     Account,
     Overdraft,
-    Quota,
-    QuotaScope,
     Transfer,
     TransferPhase,
 )
-from ssoar.ledger._windows import WindowRule, window_key
+from ssoar.live._quotas import QuotaBinding
 from ssoar.live._records import (
     account_from_json,
     authority_from_json,
@@ -43,45 +40,10 @@ from ssoar.model._participant import Participant
 from ssoar.model._session import Session
 from ssoar.model._usage import TokenUsage
 
-__all__ = ["LiveCrossing", "LiveSession", "QuotaBinding"]
+__all__ = ["LiveCrossing", "LiveSession"]
 
 _ZERO = Decimal(0)
 _NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaBinding:
-    """A declared quota and how it turns into accounts of one session."""
-
-    quota: Quota
-    participant_pattern: str
-    """For participant quotas, the participants it applies to."""
-    window: WindowRule | None
-
-    def account_for(
-        self, session_id: str, tenant: str, holder: str, at: datetime
-    ) -> Account | None:
-        """Return the account this quota draws on for a crossing, or None.
-
-        Args:
-            holder: The participant whose authority the crossing uses.
-            at: The instant of the crossing, which picks the window.
-        """
-        quota = self.quota
-        if quota.scope is QuotaScope.SESSION:
-            account_id, scope_key = f"{session_id}/quota/{quota.quota_id}", session_id
-        elif quota.scope is QuotaScope.TENANT:
-            account_id, scope_key = f"tenant:{tenant}/quota/{quota.quota_id}", tenant
-        else:
-            if not fnmatchcase(holder, self.participant_pattern):
-                return None
-            account_id = f"{session_id}/quota/{quota.quota_id}/{holder}"
-            scope_key = holder
-        if self.window is not None:
-            key = window_key(self.window, at)
-            if key is not None:
-                account_id = f"{account_id}@{key}"
-        return Account(account_id, quota, scope_key)
 
 
 @dataclass(slots=True)

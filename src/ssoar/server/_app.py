@@ -37,7 +37,8 @@ from ssoar.errors import (
     SessionError,
     SsoarError,
 )
-from ssoar.live._engine import AsyncBooth, LiveBooth
+from ssoar.live._async import AsyncBooth
+from ssoar.live._engine import LiveBooth
 from ssoar.live._tenants import Caller, authenticate
 from ssoar.live._wire import (
     AttemptReport,

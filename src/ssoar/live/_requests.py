@@ -1,0 +1,168 @@
+"""Checks and conversions of live request fields, shared by every operation.
+
+Each check raises ``RequestError`` naming the field, the rule it broke and
+the fix, before the booth changes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from ssoar.errors import RequestError
+from ssoar.live._wire import BeginCrossing
+from ssoar.model._crossing import AttributeValue, Crossing, Target
+from ssoar.model._participant import ParticipantClass
+from ssoar.model._template import Template
+
+__all__ = [
+    "BOOTH_ATTRIBUTES",
+    "PARTICIPANT_PREFIXES",
+    "aware_instant",
+    "check_kinds",
+    "check_webhook",
+    "crossing_attributes",
+    "decimal_field",
+    "digest",
+    "parse_target",
+    "participant_class_of",
+    "replace_struct",
+    "request_fingerprint",
+    "target_attributes",
+]
+
+PARTICIPANT_PREFIXES: Mapping[str, ParticipantClass] = {
+    "human": ParticipantClass.HUMAN,
+    "agent": ParticipantClass.AGENT,
+    "model": ParticipantClass.AI_MODEL,
+    "ai_model": ParticipantClass.AI_MODEL,
+    "tool": ParticipantClass.TOOL,
+    "memory": ParticipantClass.MEMORY_LAYER,
+    "memory_layer": ParticipantClass.MEMORY_LAYER,
+    "jurisdiction": ParticipantClass.JURISDICTION,
+    "region": ParticipantClass.JURISDICTION,
+    "carrier": ParticipantClass.CARRIER,
+    "accessibility": ParticipantClass.ACCESSIBILITY_SERVICE,
+    "accessibility_service": ParticipantClass.ACCESSIBILITY_SERVICE,
+    "verifier": ParticipantClass.VERIFICATION_VENDOR,
+    "verification_vendor": ParticipantClass.VERIFICATION_VENDOR,
+}
+"""Participant id prefixes and the class each one names."""
+
+_TARGET_TYPES = frozenset(
+    {"model", "tool", "memory_store", "region", "route", "data_source", "participant"}
+)
+BOOTH_ATTRIBUTES = frozenset(
+    {"provider", "model", "region", "jurisdiction", "route", "route_candidates"}
+)
+"""Attributes the booth sets itself; a request may not change them at completion."""
+
+
+def participant_class_of(participant_id: str, field: str) -> ParticipantClass:
+    """Return the class a participant id's prefix names.
+
+    Raises:
+        RequestError: If the prefix is not a known class.
+    """
+    prefix, _, name = participant_id.partition(":")
+    found = PARTICIPANT_PREFIXES.get(prefix)
+    if found is None or not name:
+        raise RequestError(
+            field,
+            f"participant id {participant_id!r} must start with a class prefix "
+            f"and a colon; known prefixes: {', '.join(sorted(PARTICIPANT_PREFIXES))}",
+        )
+    return found
+
+
+def replace_struct(value: BeginCrossing, **changes: Any) -> BeginCrossing:
+    """Return a copy of a request struct with some fields changed."""
+    return msgspec.structs.replace(value, **changes)
+
+
+def request_fingerprint(request: msgspec.Struct) -> str:
+    return digest(msgspec.json.encode(request))
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def aware_instant(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RequestError(field, "give the instant with an offset, such as Z for UTC")
+    return value
+
+
+def check_kinds(kinds: Iterable[str], template: Template, field: str) -> None:
+    for index, kind in enumerate(kinds):
+        if kind not in template.kinds:
+            raise RequestError(
+                f"{field}[{index}]",
+                f"crossing kind {kind!r} is not part of template {template.name!r}; "
+                f"its kinds are {', '.join(template.kinds)}",
+            )
+
+
+def check_webhook(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RequestError(
+            "webhook_url",
+            f"{url!r} is not an http or https address with a host",
+        )
+
+
+def decimal_field(text: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RequestError(field, f"{text!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise RequestError(field, f"{text!r} must be a finite number of at least 0")
+    return value
+
+
+def crossing_attributes(
+    raw: Mapping[str, str | int | bool | list[str]], field: str
+) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {}
+    for name, value in raw.items():
+        if isinstance(value, list):
+            attributes[name] = tuple(value)
+        else:
+            attributes[name] = value
+    return attributes
+
+
+def parse_target(text: str | None, field: str) -> Target | None:
+    if text is None:
+        return None
+    target_type, _, target_id = text.partition(":")
+    if target_type not in _TARGET_TYPES or not target_id:
+        raise RequestError(
+            field,
+            f"{text!r} is not a target written type:id; types are "
+            f"{', '.join(sorted(_TARGET_TYPES))}",
+        )
+    return Target(target_type, target_id)
+
+
+def target_attributes(crossing: Crossing) -> dict[str, str]:
+    target = crossing.target
+    assert target is not None
+    if target.target_type == "model":
+        provider = crossing.attributes.get("provider")
+        return {
+            "provider": provider if isinstance(provider, str) else "",
+            "name": target.target_id,
+        }
+    return {"name": target.target_id}
