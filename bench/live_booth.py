@@ -211,13 +211,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve_ssoar(folder: str, port: int, ready: Callable[[], None] | None) -> None:
+def _serve_ssoar(folder: str, port: int) -> None:
     import uvicorn
 
-    from ssoar.server import ServiceLimits, build_app
+    from ssoar.server import ServiceLimits, build_app, tune_collector
 
     booth = _booth(Path(folder))
     app = build_app(booth, ServiceLimits(requests_per_second=1e9, burst=1_000_000_000))
+    # As 'ssoar serve' does.
+    tune_collector()
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -318,7 +320,7 @@ def bench_http(folder: Path, crossings: int, clients: int) -> dict[str, float]:
     sessions = _open(booth, clients)
     booth.close()
     port = _free_port()
-    server = context.Process(target=_serve_ssoar, args=(str(folder), port, None))
+    server = context.Process(target=_serve_ssoar, args=(str(folder), port))
     server.start()
     try:
         _wait_port(port)

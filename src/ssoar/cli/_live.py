@@ -65,7 +65,7 @@ def serve_command(
     import uvicorn
 
     from ssoar.live._engine import LiveBooth
-    from ssoar.server import ServiceLimits, build_app
+    from ssoar.server import ServiceLimits, build_app, tune_collector
 
     settings = _settings(db=db, key_file=key_file)
     try:
@@ -78,13 +78,15 @@ def serve_command(
         burst=max(1, int(rate * 2)),
         sweep_interval_seconds=sweep_interval,
     )
+    app = build_app(booth, limits)
+    tune_collector()
     stderr.print(
         f"ssoar booth on http://{host}:{port} (database {settings.db}); "
         "OpenAPI at /openapi.json"
     )
     try:
         uvicorn.run(
-            build_app(booth, limits),
+            app,
             host=host,
             port=port,
             log_level="warning",

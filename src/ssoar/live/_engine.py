@@ -55,6 +55,7 @@ from ssoar.ledger._entitlement import (
     TransferPhase,
 )
 from ssoar.ledger._pricing import PriceCatalogue
+from ssoar.live._checkpoint import Checkpointer
 from ssoar.live._commit import GroupCommit
 from ssoar.live._notify import SessionNotice, Subscribers, WebhookSender
 from ssoar.live._quotas import (
@@ -158,6 +159,8 @@ class LiveBooth:
         self.settings = settings
         self.clock = clock
         self.store = Store.open(settings.db, threads=True)
+        self.store.connection.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = Checkpointer(settings.db)
         self.key = SigningKey.load_or_create(settings.key_file)
         self.catalogue = catalogue or PriceCatalogue()
         self._compile = compile_policies
@@ -181,6 +184,7 @@ class LiveBooth:
     def close(self) -> None:
         """Stop the writer and webhook threads and close the database."""
         self.commit.stop()
+        self._checkpointer.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
         self.store.close()
@@ -992,11 +996,12 @@ class LiveBooth:
                         (route.provider, route.region or "-", route.model)
                     )
                     route_attributes["route"] = route_name
-                self._register(
-                    live,
-                    Participant(actor, ParticipantClass.AI_MODEL, route.model),
-                    declared=False,
-                )
+                if actor not in live.participants:
+                    self._register(
+                        live,
+                        Participant(actor, ParticipantClass.AI_MODEL, route.model),
+                        declared=False,
+                    )
                 crossing = Crossing(
                     crossing_id=crossing_id,
                     session_id=live.session_id,
@@ -1031,11 +1036,14 @@ class LiveBooth:
                 attributes.setdefault("route_cost", request.cost)
                 attributes.setdefault("route_currency", currency)
         self._register_invoker(live, invoker)
-        self._register(
-            live,
-            Participant(request.actor, actor_class, request.actor.partition(":")[2]),
-            declared=False,
-        )
+        if request.actor not in live.participants:
+            self._register(
+                live,
+                Participant(
+                    request.actor, actor_class, request.actor.partition(":")[2]
+                ),
+                declared=False,
+            )
         if live.allowed_jurisdictions is not None:
             attributes.setdefault("allowed_jurisdictions", live.allowed_jurisdictions)
         crossing = Crossing(
@@ -1088,14 +1096,8 @@ class LiveBooth:
         authority = self._authority(live, crossing)
         holder = crossing.authority_holder_id
         requests: list[tuple[Account, Decimal]] = []
-        for binding in live.quotas:
-            quota = binding.quota
-            if not quota.applies_to(crossing.kind):
-                continue
-            account = binding.account_for(live.session_id, live.tenant, holder, now)
-            if account is None:
-                continue
-            amount, problem = worst_case(quota, estimate, price, price_problem)
+        for account in live.accounts_for(crossing.kind, holder, now):
+            amount, problem = worst_case(account.quota, estimate, price, price_problem)
             if problem is not None:
                 price_problem = problem
                 amount = _ZERO
@@ -1467,7 +1469,18 @@ class LiveBooth:
             "completed",
             {
                 "key": live_crossing.key,
-                "crossing": finished.to_json(),
+                # Only what completion changed; the rest is in the begun event.
+                "end": {
+                    "state": state.value,
+                    "ended_at": format_time(now) if state.is_final else None,
+                    "usage": usage.to_json() if usage is not None else None,
+                    "usage_source": usage_source.value,
+                    "error": error,
+                    "attributes": {
+                        name: list(value) if isinstance(value, tuple) else value
+                        for name, value in attributes.items()
+                    },
+                },
                 "transfers": [transfer.to_json() for transfer in new_transfers],
                 "overdrafts": [overdraft.to_json() for overdraft in overdrafts],
                 "fingerprint": fingerprint,

@@ -9,7 +9,7 @@ methods, so both give the same session.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from ssoar.ledger._entitlement import (
     Transfer,
     TransferPhase,
 )
+from ssoar.ledger._windows import window_bounds
 from ssoar.live._quotas import QuotaBinding
 from ssoar.live._records import (
     account_from_json,
@@ -32,9 +33,10 @@ from ssoar.live._records import (
     grant_from_json,
     overdraft_from_json,
     participant_from_json,
+    time_from_json,
     transfer_from_json,
 )
-from ssoar.model._crossing import Crossing, CrossingState, Decision
+from ssoar.model._crossing import Crossing, CrossingState, Decision, UsageSource
 from ssoar.model._money import Money
 from ssoar.model._participant import Participant
 from ssoar.model._session import Session
@@ -44,6 +46,7 @@ __all__ = ["LiveCrossing", "LiveSession"]
 
 _ZERO = Decimal(0)
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_ALWAYS = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -127,9 +130,39 @@ class LiveSession:
     generation: int = 0
     """The booth's cache generation this state was last brought up to date in."""
     trusted_roots: set[str] = field(default_factory=set)
+    _accounts_by_holder: dict[
+        tuple[str, str], tuple[list[Account], datetime, datetime]
+    ] = field(default_factory=dict)
+    """The accounts a (kind, holder) draws on, and the instants they hold between."""
 
     def __post_init__(self) -> None:
         self.trusted_roots.add(f"tenant:{self.session.tenant}")
+
+    def accounts_for(self, kind: str, holder: str, at: datetime) -> list[Account]:
+        """Return the quota accounts a crossing of ``kind`` by ``holder`` draws on.
+
+        The list holds until the earliest window among them ends, so it is
+        built once per kind and holder and window, not once per crossing.
+        """
+        key = (kind, holder)
+        cached = self._accounts_by_holder.get(key)
+        if cached is not None and cached[1] <= at < cached[2]:
+            return cached[0]
+        accounts: list[Account] = []
+        start, end = _NEVER, _ALWAYS
+        for binding in self.quotas:
+            if not binding.quota.applies_to(kind):
+                continue
+            account = binding.account_for(self.session_id, self.tenant, holder, at)
+            if account is None:
+                continue
+            accounts.append(account)
+            if binding.window is not None:
+                bounds = window_bounds(binding.window, at)
+                if bounds is not None:
+                    start, end = max(start, bounds[0]), min(end, bounds[1])
+        self._accounts_by_holder[key] = (accounts, start, end)
+        return accounts
 
     @property
     def session_id(self) -> str:
@@ -199,7 +232,7 @@ class LiveSession:
             self.crossings[body["key"]].attempts.append(body["attempt"])
         elif event_type == "completed":
             live = self.crossings[body["key"]]
-            live.crossing = crossing_from_json(body["crossing"])
+            live.crossing = _ended(live.crossing, body["end"])
             live.transfers.extend(
                 transfer_from_json(item) for item in body["transfers"]
             )
@@ -228,4 +261,22 @@ def _crossing_from_event(body: Mapping[str, Any]) -> LiveCrossing:
         overdrafts=[overdraft_from_json(item) for item in body["overdrafts"]],
         estimate=TokenUsage.from_json(estimate) if estimate else None,
         route=body.get("route"),
+    )
+
+
+def _ended(crossing: Crossing, end: Mapping[str, Any]) -> Crossing:
+    """Apply a completion event's changes to the crossing as it began."""
+    usage = end["usage"]
+    ended_at = end["ended_at"]
+    attributes = dict(crossing.attributes)
+    for name, value in end["attributes"].items():
+        attributes[name] = tuple(value) if isinstance(value, list) else value
+    return replace(
+        crossing,
+        state=CrossingState(end["state"]),
+        ended_at=time_from_json(ended_at) if ended_at else None,
+        usage=TokenUsage.from_json(usage) if usage else None,
+        usage_source=UsageSource(end["usage_source"]),
+        error=end["error"],
+        attributes=attributes,
     )

@@ -36,11 +36,26 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$"
 """Ids are 1 to 200 characters: letters, digits and ``. _ : @ / + = -``."""
 
+PARTICIPANT_PATTERN = r"^[a-z_]+:[^\s]{1,190}$"
+DECIMAL_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,18})?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+PATTERN_MEANINGS = {
+    ID_PATTERN: "an id of 1 to 200 letters, digits and . _ : @ / + = -, starting "
+    "with a letter or digit",
+    PARTICIPANT_PATTERN: "a participant id: a class prefix, a colon and a name, "
+    "such as agent:refund-bot",
+    DECIMAL_PATTERN: 'a non-negative decimal number written as text, such as "1.50"',
+    CURRENCY_PATTERN: "an ISO 4217 currency code in capitals, such as USD",
+    KIND_PATTERN: "a crossing kind in lowercase, such as model_invocation",
+}
+"""What each pattern of a request field means, for error messages."""
+
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
 ParticipantId = Annotated[
     str,
     Meta(
-        pattern=r"^[a-z_]+:[^\s]{1,190}$",
+        pattern=PARTICIPANT_PATTERN,
         description="A participant id: its class prefix, a colon and a name, "
         "such as agent:refund-bot or model:openai/gpt-4.1.",
     ),
@@ -48,14 +63,14 @@ ParticipantId = Annotated[
 DecimalText = Annotated[
     str,
     Meta(
-        pattern=r"^[0-9]{1,18}(\.[0-9]{1,18})?$",
+        pattern=DECIMAL_PATTERN,
         description="A non-negative decimal number written as text, such as 1.50.",
     ),
 ]
 Currency = Annotated[
-    str, Meta(pattern=r"^[A-Z]{3}$", description="An ISO 4217 currency code.")
+    str, Meta(pattern=CURRENCY_PATTERN, description="An ISO 4217 currency code.")
 ]
-Kind = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Kind = Annotated[str, Meta(pattern=KIND_PATTERN)]
 Tokens = Annotated[int, Meta(ge=0, le=100_000_000)]
 Seconds = Annotated[int, Meta(ge=1, le=31_536_000)]
 AttributeValue = str | int | bool | list[str]

@@ -1,5 +1,17 @@
 """The HTTP service: ``ssoar serve``."""
 
-from ssoar.server._app import ENDPOINTS, ServiceLimits, build_app, openapi_document
+from ssoar.server._app import (
+    ENDPOINTS,
+    ServiceLimits,
+    build_app,
+    openapi_document,
+    tune_collector,
+)
 
-__all__ = ["ENDPOINTS", "ServiceLimits", "build_app", "openapi_document"]
+__all__ = [
+    "ENDPOINTS",
+    "ServiceLimits",
+    "build_app",
+    "openapi_document",
+    "tune_collector",
+]
