@@ -214,7 +214,7 @@ def api_key_revoke_command(
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
     db: DbOption = None,
 ) -> None:
-    """Revoke an API key; requests with it fail from the next one on.
+    """Revoke an API key; a running service rejects it within a second.
 
     \b
     Example: ssoar api-key revoke 0f1e2d3c4b5a6978 --tenant acme

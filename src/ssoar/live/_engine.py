@@ -504,7 +504,8 @@ class LiveBooth:
         if live is not None and live.generation == self._generation:
             if live.tenant != tenant:
                 raise _not_found(session_id)
-            return self._session_answer(live, SessionState.OPEN.value, None)
+            answer = self._session_answer(live, SessionState.OPEN.value, None)
+            return msgspec.structs.replace(answer, replayed=replayed)
         row = self.store.connection.execute(
             "SELECT tenant, state, close_reason FROM live_sessions "
             "WHERE session_id = ?",
@@ -514,8 +515,10 @@ class LiveBooth:
             raise _not_found(session_id)
         if row[1] == SessionState.OPEN.value:
             live = self._live(tenant, session_id)
-            return self._session_answer(live, SessionState.OPEN.value, None)
-        return self._closed_answer(session_id, row[1], row[2])
+            answer = self._session_answer(live, SessionState.OPEN.value, None)
+        else:
+            answer = self._closed_answer(session_id, row[1], row[2])
+        return msgspec.structs.replace(answer, replayed=replayed)
 
     def _closed_answer(
         self, session_id: str, state: str, close_reason: str | None
@@ -1374,6 +1377,10 @@ class LiveBooth:
             if isinstance(provider, str) and isinstance(model, str):
                 charge, _ = self._price(usage, provider, model, crossing.started_at)
         cost = decimal_field(request.cost, "cost") if request.cost is not None else None
+        if cost is not None and crossing.kind == "carrier_path":
+            # The billing ledger prices a route from route_cost, so it must
+            # bill the actual cost that the entitlement ledger posts.
+            attributes["route_cost"] = request.cost
         self._apply_complete(
             live,
             live_crossing,

@@ -2,8 +2,10 @@
 
 A key is shown once, when it is created, as ``ssoar_<key id>_<secret>``.
 The database keeps only the key id, the tenant, the scopes and the SHA-256
-of the secret, so a copy of the database does not hold usable keys. Every
-request looks its key up again, so a revoked key stops working at once.
+of the secret, so a copy of the database does not hold usable keys. The
+service keeps a key it has checked for one second: a key revoked through
+DELETE /v1/api-keys stops working at once, and one revoked by another
+process (``ssoar api-key revoke``) within a second.
 
 Scopes: ``booth`` opens sessions and asks the booth at crossings; ``read``
 reads sessions, settlements, explanations, proofs and the report; ``admin``

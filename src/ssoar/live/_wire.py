@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 __all__ = [
     "ID_PATTERN",
+    "SESSION_ID_PATTERN",
     "AttemptReport",
     "BeginCrossing",
     "CompleteCrossing",
@@ -35,6 +36,9 @@ __all__ = [
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$"
 """Ids are 1 to 200 characters: letters, digits and ``. _ : @ / + = -``."""
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$"
+"""Session ids leave out ``/``: they are one URL path segment, and a crossing
+id is ``{session_id}/{key}``."""
 
 PARTICIPANT_PATTERN = r"^[a-z_]+:[^\s]{1,190}$"
 DECIMAL_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,18})?$"
@@ -43,6 +47,8 @@ KIND_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 PATTERN_MEANINGS = {
     ID_PATTERN: "an id of 1 to 200 letters, digits and . _ : @ / + = -, starting "
     "with a letter or digit",
+    SESSION_ID_PATTERN: "a session id of 1 to 200 letters, digits and "
+    ". _ : @ + = -, starting with a letter or digit",
     PARTICIPANT_PATTERN: "a participant id: a class prefix, a colon and a name, "
     "such as agent:refund-bot",
     DECIMAL_PATTERN: 'a non-negative decimal number written as text, such as "1.50"',
@@ -52,6 +58,7 @@ PATTERN_MEANINGS = {
 """What each pattern of a request field means, for error messages."""
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
+SessionId = Annotated[str, Meta(pattern=SESSION_ID_PATTERN)]
 ParticipantId = Annotated[
     str,
     Meta(
@@ -139,7 +146,7 @@ class GrantSpec(Struct, forbid_unknown_fields=True, omit_defaults=True):
 class OpenSession(Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Open a live session."""
 
-    session_id: Id | None = None
+    session_id: SessionId | None = None
     """Defaults to a new random id; reusing an open session's id returns it."""
     template: Annotated[str, Meta(max_length=64)] | None = None
     labels: dict[LabelKey, LabelValue] = {}
@@ -279,6 +286,8 @@ class SessionAnswer(Struct):
     crossings: int
     participants: list[CrossingAnswer]
     """The admission crossings made when the session opened."""
+    replayed: bool = False
+    """True when this answer repeats an earlier open with the same session_id."""
 
 
 def encode(value: object) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -118,6 +118,12 @@ def wrap_openai(
     )
 
 
+_UNMETERED_METHODS = frozenset(
+    {"with_raw_response", "with_streaming_response", "parse", "stream"}
+)
+"""chat.completions methods that send a request this wrapper does not meter."""
+
+
 class _Proxy:
     """Forwards attribute access to the wrapped object, except the overridden ones."""
 
@@ -155,6 +161,11 @@ class _Completions:
         self._input_tokens = input_tokens
 
     def __getattr__(self, name: str) -> Any:
+        if name in _UNMETERED_METHODS:
+            raise AttributeError(
+                f"chat.completions.{name} would reach the provider without asking "
+                "the booth; call chat.completions.create on the wrapped client"
+            )
         return getattr(self._completions, name)
 
     def create(self, **request: Any) -> Any:
@@ -197,17 +208,37 @@ class _MeteredStream:
         self._stream = stream
         self._call = call
         self._usage: UsageReport | None = None
+        self._chunks: Generator[Any, None, None] | None = None
 
     def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        # One metering generator per stream, as openai.Stream has one
+        # iterator, so next() and for loops can be mixed.
+        if self._chunks is None:
+            self._chunks = self._metered()
+        return next(self._chunks)
+
+    def _metered(self) -> Generator[Any, None, None]:
+        received = False
         try:
             for chunk in self._stream:
+                received = True
                 usage = usage_from_openai(getattr(chunk, "usage", None))
                 if usage is not None:
                     self._usage = usage
                 yield chunk
         except Exception as error:
             if not self._call.done:
-                self._call.fail(error, usage=self._usage)
+                if received and self._usage is None:
+                    # Output was already streamed and the provider bills it,
+                    # so the reservation stands, marked estimated.
+                    self._call.complete(
+                        attributes={"stream_error": f"{type(error).__name__}: {error}"}
+                    )
+                else:
+                    self._call.fail(error, usage=self._usage)
             raise
         finally:
             # Ended early or without a usage chunk: the reservation stands,
@@ -223,6 +254,8 @@ class _MeteredStream:
 
     def close(self) -> None:
         """Close the underlying stream and settle the crossing."""
+        if self._chunks is not None:
+            self._chunks.close()
         close = getattr(self._stream, "close", None)
         if close is not None:
             close()

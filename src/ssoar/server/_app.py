@@ -79,7 +79,8 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _CALLER_CACHE_SECONDS = 1.0
 _CALLER_CACHE_SIZE_MAX = 10_000
-_FIELD_PATTERN = re.compile(r" - at `\$\.?(.*)`$")
+_FIELD_PATTERN = re.compile(r" - at (`key` in )?`\$\.?(.*)`$")
+"""The path msgspec appends to a validation error, for a value or a dict key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +453,10 @@ def _endpoint(
             result = await handler(request, caller, body)
         except _ProblemError as error:
             return _problem_response(error.problem, error.headers)
+        except _BodyTooLarge:
+            # A chunked body has no Content-Length, so the limit is found
+            # while reading it, inside the endpoint.
+            return _problem_response(_too_large(service.limits.max_body_bytes))
         except SsoarError as error:
             return _problem_response(_problem_of(error))
         except Exception:
@@ -516,8 +521,10 @@ def _authorise(service: _Service, request: Request, scope: str) -> Caller:
 
 def _invalid(message: str) -> _ProblemError:
     match = _FIELD_PATTERN.search(message)
-    field_path = match.group(1) if match else None
+    field_path = match.group(2) if match else None
     detail = _FIELD_PATTERN.sub("", message)
+    if match and match.group(1):
+        detail = f"a key: {detail}"
     for pattern, meaning in PATTERN_MEANINGS.items():
         regex = f"Expected `str` matching regex {pattern!r}"
         if regex in detail:
@@ -610,6 +617,25 @@ async def _not_found_route(request: Request, exc: Exception) -> Response:
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    # RFC 9110 section 15.5.6: a 405 lists the methods the resource accepts.
+    # Starlette's own Allow header names one route's methods only. A path such
+    # as .../crossings/k/complete also matches the {crossing_key:path} route,
+    # so only the most specific templates (the most segments) count.
+    path = request.url.path
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route) and route.path_regex.match(path)
+    ]
+    depth = max((route.path.count("/") for route in matching), default=0)
+    allowed = sorted(
+        {
+            method
+            for route in matching
+            if route.path.count("/") == depth
+            for method in route.methods or ()
+        }
+    )
     return _problem_response(
         Problem(
             type=_PROBLEM_BASE + "method-not-allowed",
@@ -617,7 +643,8 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
             status=405,
             detail=f"{request.method} is not accepted on {request.url.path}; see "
             "/openapi.json",
-        )
+        ),
+        {"allow": ", ".join(allowed)},
     )
 
 
@@ -830,7 +857,8 @@ def _int_param(
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lowest <= int(raw) <= highest:
+    # str.isdigit() accepts digits such as "²" that int() rejects.
+    if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= highest:
         raise RequestError(
             name, f"{raw!r} must be a whole number from {lowest} to {highest}"
         )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ssoar.live._wire import ID_PATTERN
+from ssoar.live._wire import ID_PATTERN, SESSION_ID_PATTERN
 from ssoar.server._schemas import Problem
 
 if TYPE_CHECKING:
@@ -18,6 +18,12 @@ __all__ = ["build_document"]
 
 _REF = "#/components/schemas/{name}"
 _PARAMETER = re.compile(r"\{(\w+)\}")
+_PATH_PATTERNS = {
+    "session_id": SESSION_ID_PATTERN,
+    "crossing_key": ID_PATTERN,
+    "record_id": ID_PATTERN,
+    "key_id": "^[0-9a-f]{16}$",
+}
 _PROBLEM_TITLES = {
     400: "The body is not valid JSON.",
     401: "The API key is missing or invalid.",
@@ -86,9 +92,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": ID_PATTERN}
-            if name in ("session_id", "crossing_key", "record_id")
-            else {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+            "schema": {"type": "string", "pattern": _PATH_PATTERNS[name]},
         }
         for name in _PARAMETER.findall(endpoint.path)
     ]
