@@ -115,10 +115,10 @@ class SessionClosed(SessionError):
         self.session_id = session_id
         self.state = state
         self.close_reason = close_reason
-        why = f" ({close_reason})" if close_reason else ""
+        why = f", {close_reason}" if close_reason else ""
         super().__init__(
-            f"session {session_id} is {state}{why}; it takes no more crossings, so "
-            "open a new session"
+            f"session {session_id} is closed ({state}{why}) and takes no more "
+            "crossings; open a new session"
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import openai
 import pytest
-from sdk_support import StubUpstream, record_answers
+from sdk_support import StubUpstream, StubUsage, record_answers
 
 import ssoar
 from ssoar.ledger._pricing import PriceCatalogue
@@ -139,6 +139,15 @@ def test_model_call_billed_and_settled(
 def test_caller_output_cap_is_kept(
     booth_client: Client, openai_client: openai.OpenAI, stub_upstream: StubUpstream
 ) -> None:
+    # A provider keeps to the cap it was given, and the prompt is within
+    # the wrapper's estimate.
+    estimate = estimate_input_tokens({"messages": MESSAGES})
+    stub_upstream.usage = StubUsage(
+        prompt_tokens=estimate - 10,
+        cached_tokens=0,
+        completion_tokens=250,
+        reasoning_tokens=0,
+    )
     with open_session(booth_client) as session:
         answers = record_answers(session)
         client = ssoar.wrap_openai(openai_client, session, invoker="agent:bot")
@@ -149,6 +158,8 @@ def test_caller_output_cap_is_kept(
     assert stub_upstream.bodies[0]["max_completion_tokens"] == 256
     reserved = answers.begun[0].reserved[budget_account(session)]
     assert Decimal(reserved) == worst_case(256)
+    assert session.settlement is not None
+    assert session.settlement["exceptions"] == []
     assert session.state == "settled"
 
 

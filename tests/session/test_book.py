@@ -245,8 +245,9 @@ def test_clean_session_billing_totals() -> None:
 def test_clean_session_entitlement_totals() -> None:
     signed, _ = close(clean_session())
     entitlement = signed.record["totals"]["entitlement"]
-    # Five crossings count against the crossings quota, closure included.
-    assert Decimal(entitlement["s-1/q-crossings"]["posted"]) == Decimal(5)
+    # Four crossings count against the crossings quota; the closing crossing,
+    # which the booth makes itself, counts only where a quota lists it.
+    assert Decimal(entitlement["s-1/q-crossings"]["posted"]) == Decimal(4)
     # Two calls of 1,200 tokens each.
     assert Decimal(entitlement["s-1/q-tokens"]["posted"]) == Decimal(2_400)
     assert Decimal(entitlement["s-1/q-money"]["posted"]) == Decimal("0.0250")

@@ -549,7 +549,7 @@ def test_database_fills_views(database: Database) -> None:
         "crossing_records": crossings,
         "compute_entries": 26,
         "billing_entries": crossings,
-        "entitlement_entries": 30,
+        "entitlement_entries": 25,
         "entitlement_releases": 0,
         "authority_entries": crossings,
         "memory_entries": 10,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+_ZERO = Decimal(0)
+
 __all__ = [
     "Account",
     "Balance",
@@ -79,8 +81,15 @@ class Quota:
             )
 
     def applies_to(self, kind: str) -> bool:
-        """Check whether the quota counts crossings of ``kind``."""
-        return not self.kinds or kind in self.kinds
+        """Check whether the quota counts crossings of ``kind``.
+
+        A quota without kinds counts every kind but the session's closing
+        crossing, which the booth makes itself; list ``session_closure`` to
+        count it too.
+        """
+        if not self.kinds:
+            return kind != "session_closure"
+        return kind in self.kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +222,10 @@ class EntitlementLedger:
             assert existing == account, (existing, account)
             return
         self.accounts[account.account_id] = account
+        # Earlier usage may already exceed the limit: live crossings post what
+        # they really used, past their reservation if need be.
         balance = Balance(account.quota.limit, posted=posted)
-        balance.check()
+        assert posted >= 0, (account.account_id, posted)
         self.balances[account.account_id] = balance
 
     def reserve_all(
@@ -343,7 +354,7 @@ class EntitlementLedger:
             if amount < 0:
                 raise EntitlementError(f"cannot post a negative amount {amount}")
             balance = self.balances[account_id]
-            available = balance.available
+            available = max(balance.available, _ZERO)
             charged = amount
             if amount > available:
                 overdrafts.append(Overdraft(account_id, crossing_id, amount, available))
@@ -358,7 +369,10 @@ class EntitlementLedger:
                 )
             self.reservation_ids.add(reservation_id)
             balance.posted += charged
-            balance.check()
+            if charged:
+                # An account opened already overdrawn takes nothing more, so
+                # only a posting that charged something can break the limit.
+                balance.check()
             posted = [
                 Transfer(
                     reservation_id,

@@ -577,6 +577,30 @@ class LiveBooth:
             raise _not_found(session_id)
         return live
 
+    def _live_for_new_work(self, tenant: str, session_id: str) -> LiveSession:
+        """Return an open session that may take new crossings.
+
+        A session past its idle timeout or lifetime is closed here, as the
+        sweeper would close it, instead of taking more work until the next
+        sweep; then the request is refused.
+        """
+        live = self._live(tenant, session_id)
+        now = self.clock()
+        idle_deadline = live.last_activity + timedelta(
+            seconds=live.idle_timeout_seconds
+        )
+        if now < live.lifetime_deadline and now < idle_deadline:
+            return live
+        why = (
+            "past its maximum lifetime, which ended at "
+            f"{format_time(live.lifetime_deadline)}"
+            if now >= live.lifetime_deadline
+            else f"idle past its timeout of {live.idle_timeout_seconds} seconds, "
+            f"which ended at {format_time(idle_deadline)}"
+        )
+        record = self._settle(live, CloseReason.SWEPT, why, now)
+        raise SessionClosed(session_id, str(record["state"]), CloseReason.SWEPT.value)
+
     def _load_session(self, session_id: str, tenant: str) -> LiveSession:
         connection = self.store.connection
         row = connection.execute(
@@ -750,7 +774,7 @@ class LiveBooth:
     def _admit_op(
         self, tenant: str, session_id: str, request: ParticipantSpec
     ) -> CrossingAnswer:
-        live = self._live(tenant, session_id)
+        live = self._live_for_new_work(tenant, session_id)
         participant_class_of(request.id, "id")
         check_kinds(request.scope, live.booth.template, "scope")
         key = f"admit/{request.id}"
@@ -825,7 +849,7 @@ class LiveBooth:
     def _grant_op(
         self, tenant: str, session_id: str, request: GrantSpec
     ) -> dict[str, object]:
-        live = self._live(tenant, session_id)
+        live = self._live_for_new_work(tenant, session_id)
         now = self.clock()
         grant, limit = self._grant_from_spec(live, request, "grant", now)
         existing = live.authority.grants.get(grant.grant_id)
@@ -909,11 +933,12 @@ class LiveBooth:
     def _begin_op(
         self, tenant: str, session_id: str, request: BeginCrossing
     ) -> CrossingAnswer:
-        live = self._live(tenant, session_id)
+        live = self._live_for_new_work(tenant, session_id)
         now = self.clock()
         key = request.crossing_id or uuid.uuid4().hex
         key = key.removeprefix(f"{session_id}/")
-        if request.crossing_id is None:
+        if request.crossing_id != key:
+            # A retry may give the key alone or the whole crossing id.
             request = replace_struct(request, crossing_id=key)
         fingerprint = request_fingerprint(request)
         existing = live.crossings.get(key)
@@ -940,8 +965,21 @@ class LiveBooth:
             self._decide(live, candidate)
         chosen = next(
             (item for item in candidates if item.decision and item.decision.allowed),
-            candidates[0],
+            None,
         )
+        if chosen is None:
+            # Nothing is allowed: answer with the cheapest route that only a
+            # quota or a price stopped, so the caller learns what to change.
+            chosen = next(
+                (
+                    item
+                    for item in candidates
+                    if item.decision
+                    and not {reason.code for reason in item.decision.reasons}
+                    & {"policy_denied", "policy_error"}
+                ),
+                candidates[0],
+            )
         if len(candidates) > 1:
             chosen = record_routes(chosen, candidates)
         return self._answer(self._apply_begin(live, chosen, fingerprint, now))
@@ -1453,7 +1491,9 @@ class LiveBooth:
                 )
             balance = self._balance(account)
             balance.reserved -= amount
-            balance.posted += posted
+            # Usage past the reservation was spent too: count it, so later
+            # crossings see what is really left. The overdraft records it.
+            balance.posted += used
             self._dirty_balances[account.account_id] = balance
         merged = dict(crossing.attributes)
         merged.update(attributes)

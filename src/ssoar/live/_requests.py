@@ -87,7 +87,9 @@ def replace_struct(value: BeginCrossing, **changes: Any) -> BeginCrossing:
 
 
 def request_fingerprint(request: msgspec.Struct) -> str:
-    return digest(msgspec.json.encode(request))
+    # Sorted keys: the same request with its attributes in another order is
+    # the same request.
+    return digest(msgspec.json.encode(request, order="deterministic"))
 
 
 def digest(data: bytes) -> str:

@@ -44,16 +44,18 @@ def tool_wrapper(
 
 
 def estimate_input_tokens(request: Mapping[str, Any]) -> int:
-    """A deliberately high estimate of a chat request's input tokens.
+    """Estimate a chat request's input tokens, erring high.
 
-    English text averages about four bytes per token; counting one token per
-    three bytes of the JSON-encoded messages and tools, plus a margin,
-    reserves more than the call will use rather than less. Pass an exact
-    count from a tokenizer to reserve exactly.
+    English text averages about four bytes per token, code and other
+    languages fewer. Counting one token per two bytes of the JSON-encoded
+    messages and tools, plus 16, reserves more than most calls use; the
+    rest is released when the call completes. A call that uses more than
+    was reserved settles as an entitlement_overdrawn exception, so pass an
+    exact count from a tokenizer where one is at hand.
     """
     parts = {key: request.get(key) for key in ("messages", "tools", "input")}
     size = len(orjson.dumps(parts, default=str))
-    return math.ceil(size / 3) + 16
+    return math.ceil(size / 2) + 16
 
 
 def usage_from_openai(usage: Any) -> UsageReport | None:

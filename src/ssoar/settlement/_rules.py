@@ -165,6 +165,14 @@ def _check_agreement(outcome: CrossingOutcome, found: dict[ReasonCode, str]) -> 
                 f"billed tokens {billing.billed_usage} differ from metered tokens "
                 f"{metered}",
             )
+    for overdraft in outcome.entitlement.overdrafts:
+        # Imported usage past a quota is also a denial reason, found above;
+        # a live crossing that used more than it reserved is found here.
+        found.setdefault(
+            ReasonCode.ENTITLEMENT_OVERDRAWN,
+            f"account {overdraft.account_id} had {overdraft.available} for this "
+            f"crossing, which used {overdraft.requested}",
+        )
     if not outcome.entitlement.transfers or not outcome.crossing.state.is_final:
         return
     # Reserved minus posted and released, per reservation: zero once resolved.
