@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -273,6 +274,8 @@ def test_verify_record_other_session() -> None:
     [
         (b"\xff", "record check failed: not an audit record ("),
         (b"[1]", "record check failed: not an audit record ("),
+        (b'"crossing"', "record check failed: not an audit record ("),
+        (b"9" * 5000, "record check failed: not an audit record ("),
         (
             b'{"session_id":"sess-1"}',
             "record check failed: not an audit record ('type')",
@@ -288,6 +291,71 @@ def test_verify_record_not_audit_record(record: bytes, expected: str) -> None:
     document = build_document()
     changed = dataclasses.replace(document, record=record, leaf_hash=hash_leaf(record))
     assert verify_error(changed).startswith(expected)
+
+
+def _public_key_hex(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def _key_id(public_key_hex: str) -> str:
+    return "ed25519:" + hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+
+
+def test_verify_returns_signer_key_id() -> None:
+    document = build_document()
+    assert document.settlement is not None
+    signer = _key_id(document.settlement["public_key"])
+    assert document.signer_key_id == signer
+    assert document.verify() == signer
+
+
+def test_verify_unsigned_returns_none() -> None:
+    document = build_document(signed=False)
+    assert document.signer_key_id is None
+    assert document.verify() is None
+
+
+def test_signer_key_id_ignores_key_id_field() -> None:
+    """A document that labels another key with the trusted id still names its
+    real signer."""
+    document = build_document()
+    assert document.settlement is not None
+    trusted = _key_id(_public_key_hex(SIGNING_KEY))
+    forger = Ed25519PrivateKey.generate()
+    statement = json.loads(base64.b64decode(document.settlement["record"]))
+    forged = dict(sign_settlement(statement, forger), key_id=trusted)
+    changed = dataclasses.replace(document, settlement=forged)
+    assert changed.verify() == _key_id(_public_key_hex(forger))
+
+
+def test_verify_trusted_key_accepted() -> None:
+    trusted = bytes.fromhex(_public_key_hex(SIGNING_KEY))
+    assert build_document().verify(trusted) == _key_id(trusted.hex())
+
+
+def test_verify_trusted_key_other_signer() -> None:
+    other = bytes.fromhex(_public_key_hex(Ed25519PrivateKey.generate()))
+    message = verify_error_with_key(build_document(), other)
+    assert message.startswith("signer check failed")
+    assert _key_id(other.hex()) in message
+
+
+def test_verify_trusted_key_needs_settlement() -> None:
+    trusted = bytes.fromhex(_public_key_hex(SIGNING_KEY))
+    message = verify_error_with_key(build_document(signed=False), trusted)
+    assert message.startswith("signer check failed")
+
+
+def test_verify_trusted_key_wrong_length() -> None:
+    message = verify_error_with_key(build_document(), b"\x01" * 31)
+    assert message.startswith("signer check failed")
+
+
+def verify_error_with_key(document: InclusionProofDocument, key: bytes) -> str:
+    """Return the message of the ProofError that verify raises for ``key``."""
+    with pytest.raises(ProofError) as caught:
+        document.verify(key)
+    return str(caught.value)
 
 
 def test_verify_leaf_hash_step() -> None:

@@ -271,6 +271,25 @@ def test_span_list_no_agent_crossing(span_list_db: Any) -> None:
     assert found == []
 
 
+def test_model_wrapper_without_usage(tmp_path: Path, importer: Any) -> None:
+    """A model span without usage over a model call with usage is a wrapper."""
+    outer = {key: value for key, value in CHAT_ATTRIBUTES.items() if "usage" not in key}
+    document = export(
+        span(key_values(outer), span_id="00000000000000a1"),
+        span(key_values(CHAT_ATTRIBUTES), parent="00000000000000a1"),
+    )
+    result, db = importer(write(tmp_path, "wrapper.json", document))
+    (session,) = result.sessions
+    assert session.status == "settled"
+    assert [note.pointer for note in session.notes] == [
+        "/resourceSpans/0/scopeSpans/0/spans/0"
+    ]
+    assert "reports no usage" in session.notes[0].note
+    assert [item["crossing_id"] for item in db.crossings("model_invocation")] == [
+        CHAT_CROSSING_ID
+    ]
+
+
 DEPRECATED_ATTRIBUTES = {
     "gen_ai.system": "openai",
     "gen_ai.operation.name": "chat",

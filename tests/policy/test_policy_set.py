@@ -181,6 +181,36 @@ def test_compile_policy_template_rejected() -> None:
     assert "templates" in error.detail
 
 
+def test_compile_policy_template_location() -> None:
+    template_text = '@id("base")\npermit (principal, action, resource);\n'
+    tenant_text = (
+        '@id("t.ok")\npermit (principal, action, resource);\n\n'
+        '@id("t.linked")\npermit (principal, action, resource == ?resource);\n'
+    )
+    error = compile_error(
+        [
+            PolicySource("template", "base.cedar", template_text),
+            PolicySource("tenant", "t.cedar", tenant_text),
+        ]
+    )
+    assert error.file == "t.cedar"
+    assert error.line == 4
+
+
+def test_compile_long_allow_list() -> None:
+    # Each || is two levels of Cedar's JSON form, so 800 alternatives nest
+    # deeper than orjson reads, and the fallback parser reads them.
+    alternatives = " || ".join(f'context.model == "model-{i}"' for i in range(800))
+    text = (
+        '@id("t.models")\n'
+        'permit (principal, action == Action::"model_invocation", resource)\n'
+        f"when {{ context has model && ({alternatives}) }};\n"
+    )
+    policies = BoothPolicies.compile(AGENTIC, [PolicySource("tenant", "m", text)])
+    assert [info.policy_id for info in policies.infos] == ["t.models"]
+    assert policies.context_keys == frozenset({"model"})
+
+
 def test_compile_too_many_policies() -> None:
     text = "\n".join(
         f'@id("p{index}")\npermit (principal, action, resource);'

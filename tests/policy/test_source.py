@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from ssoar.errors import PolicyError
 from ssoar.policy._source import (
     POLICY_FILE_SIZE_MAX,
+    POLICY_NESTING_MAX,
+    POLICY_OPERATORS_MAX,
     PolicyStatement,
+    check_policy_size,
     read_policy_files,
     split_policies,
 )
@@ -242,3 +245,79 @@ def test_read_oversized_file_rejected(tmp_path: Path) -> None:
         read_policy_files(file)
     assert caught.value.file == str(file)
     assert str(POLICY_FILE_SIZE_MAX + 1) in caught.value.detail
+
+
+def _condition(condition: str) -> PolicyStatement:
+    text = f'@id("p")\npermit (principal, action, resource)\nwhen {{ {condition} }};'
+    return PolicyStatement("p.cedar", 1, text)
+
+
+def _size_error(condition: str) -> PolicyError:
+    with pytest.raises(PolicyError) as caught:
+        check_policy_size(_condition(condition))
+    return caught.value
+
+
+# The policy head and the when block are two levels of brackets already.
+NESTING_FREE = POLICY_NESTING_MAX - 1
+
+
+@pytest.mark.parametrize(("open_", "close"), [("(", ")"), ("[", "]"), ("{a: ", "}")])
+def test_size_nesting_at_limit(open_: str, close: str) -> None:
+    check_policy_size(_condition(open_ * NESTING_FREE + "1" + close * NESTING_FREE))
+
+
+@pytest.mark.parametrize(("open_", "close"), [("(", ")"), ("[", "]"), ("{a: ", "}")])
+def test_size_nesting_over_limit(open_: str, close: str) -> None:
+    depth = NESTING_FREE + 1
+    error = _size_error(open_ * depth + "1" + close * depth)
+    assert error.line == 3
+    assert str(POLICY_NESTING_MAX) in error.detail
+
+
+def test_size_if_chain_counts_levels() -> None:
+    check_policy_size(
+        _condition("if true then " * NESTING_FREE + "1" + " else 2" * NESTING_FREE)
+    )
+    depth = NESTING_FREE + 1
+    error = _size_error("if true then " * depth + "1" + " else 2" * depth)
+    assert str(POLICY_NESTING_MAX) in error.detail
+
+
+def test_size_ifs_in_separate_brackets() -> None:
+    # Each if closes with its parentheses, so the levels do not add up.
+    condition = " && ".join(["(if true then true else false)"] * 200)
+    check_policy_size(_condition(condition))
+
+
+def test_size_ifs_in_set_elements() -> None:
+    # Each element of the set ends its if-expressions.
+    elements = ", ".join(["if true then 1 else 2"] * (POLICY_NESTING_MAX + 1))
+    check_policy_size(_condition(f"[{elements}].contains(1)"))
+
+
+def test_size_operators_over_limit() -> None:
+    check_policy_size(_condition(" && ".join(["true"] * (POLICY_OPERATORS_MAX + 1))))
+    error = _size_error(" && ".join(["true"] * (POLICY_OPERATORS_MAX + 2)))
+    assert str(POLICY_OPERATORS_MAX) in error.detail
+
+
+def test_size_skips_strings_and_comments() -> None:
+    brackets = "(" * (POLICY_NESTING_MAX + 1)
+    condition = f'context.note == "{brackets} if if &&&&" // {brackets}\n && true'
+    check_policy_size(_condition(condition))
+
+
+def test_size_error_names_line() -> None:
+    statement = PolicyStatement(
+        "p.cedar",
+        10,
+        '@id("p")\npermit (principal, action, resource)\nwhen {\n'
+        + "(" * POLICY_NESTING_MAX
+        + "true"
+        + ")" * POLICY_NESTING_MAX
+        + "\n};",
+    )
+    with pytest.raises(PolicyError) as caught:
+        check_policy_size(statement)
+    assert caught.value.line == 13

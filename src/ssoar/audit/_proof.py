@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ssoar.audit._log import record_id_of
 from ssoar.audit._merkle import HASH_SIZE, ProofError, hash_leaf, verify_inclusion
+from ssoar.audit._signing import compute_key_id
 
 __all__ = ["PROOF_FORMAT", "InclusionProofDocument", "ProofError"]
 
@@ -171,7 +172,19 @@ class InclusionProofDocument:
             settlement=settlement,
         )
 
-    def verify(self) -> None:
+    @property
+    def signer_key_id(self) -> str | None:
+        """The id of the attached public key, computed from the key itself, in
+        the form ``ssoar key show`` prints; None without a settlement.
+
+        The document's own ``key_id`` field is a label that anyone can write,
+        so it never identifies the signer.
+        """
+        if self.settlement is None:
+            return None
+        return _decode_settlement(self.settlement).signer_key_id
+
+    def verify(self, trusted_public_key: bytes | None = None) -> str | None:
         """Check the record, the inclusion proof and, if present, the settlement.
 
         Steps, in order:
@@ -183,14 +196,28 @@ class InclusionProofDocument:
            ``tree_size``.
         3. settlement root: the signed settlement record, a JSON object,
            states the same ``merkle_root`` (lowercase hex) and ``tree_size``.
-        4. signature: the Ed25519 signature over the settlement record bytes
+        4. signer: with ``trusted_public_key``, the attached public key is
+           that key.
+        5. signature: the Ed25519 signature over the settlement record bytes
            verifies with the attached public key.
 
-        Steps 3 and 4 run only when ``settlement`` is not None.
+        Steps 3 to 5 run only when ``settlement`` is not None. With
+        ``trusted_public_key``, a document without a settlement fails, because
+        nothing shows who signed its root.
 
-        The public key is taken from the document, so a valid signature shows
-        only that the holder of that key signed this root. Compare ``key_id``
-        or the public key with a trusted one to know who that is.
+        Without ``trusted_public_key`` the public key is taken from the
+        document, so a valid signature shows only that the holder of that key
+        signed this root. The returned key id is computed from that key, so
+        compare it with the id of a key you trust. The document's ``key_id``
+        field is not checked.
+
+        Args:
+            trusted_public_key: The raw Ed25519 public key that must have
+                signed the settlement, or None to accept the attached key.
+
+        Returns:
+            The id of the key that signed the settlement (see
+            ``signer_key_id``), or None when the document has no settlement.
 
         Raises:
             ProofError: A step failed. The message names the step.
@@ -206,17 +233,37 @@ class InclusionProofDocument:
             self.leaf_index, self.tree_size, self.leaf_hash, self.proof, self.root
         )
         if self.settlement is None:
-            return
+            if trusted_public_key is not None:
+                raise ProofError(
+                    "signer check failed: the document has no settlement, so nothing "
+                    "shows that the trusted key signed its root"
+                )
+            return None
         settlement = _decode_settlement(self.settlement)
         self._verify_settlement_root(settlement.record)
+        if trusted_public_key is not None:
+            _verify_signer(settlement, trusted_public_key)
         _verify_settlement_signature(settlement)
+        return settlement.signer_key_id
 
     def _verify_identity(self) -> None:
         """Step 0: the record is the one the document names, in its session."""
         try:
+            # ValueError covers UnicodeDecodeError, JSONDecodeError and
+            # integers longer than Python's int conversion limit (4300 digits).
             record = json.loads(self.record)
+        except ValueError as error:
+            raise ProofError(
+                f"record check failed: not an audit record ({error})"
+            ) from None
+        if not isinstance(record, dict):
+            raise ProofError(
+                "record check failed: not an audit record (the record is a JSON "
+                f"{type(record).__name__}, not an object)"
+            )
+        try:
             stated = record_id_of(record)
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise ProofError(
                 f"record check failed: not an audit record ({error})"
             ) from None
@@ -230,7 +277,7 @@ class InclusionProofDocument:
     def _verify_settlement_root(self, settlement_record: bytes) -> None:
         try:
             statement = json.loads(settlement_record)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except ValueError as error:
             raise ProofError(
                 f"settlement root check failed: settlement record is not JSON ({error})"
             ) from error
@@ -252,6 +299,20 @@ class InclusionProofDocument:
             )
 
 
+def _verify_signer(settlement: _SettlementParts, trusted_public_key: bytes) -> None:
+    if len(trusted_public_key) != _ED25519_PUBLIC_KEY_SIZE:
+        raise ProofError(
+            f"signer check failed: the trusted key has {len(trusted_public_key)} "
+            f"bytes; an Ed25519 public key has {_ED25519_PUBLIC_KEY_SIZE}"
+        )
+    if settlement.public_key != trusted_public_key:
+        raise ProofError(
+            f"signer check failed: the settlement is signed with key "
+            f"{settlement.signer_key_id}, not the trusted key "
+            f"{compute_key_id(trusted_public_key)}"
+        )
+
+
 def _verify_settlement_signature(settlement: _SettlementParts) -> None:
     try:
         public_key = Ed25519PublicKey.from_public_bytes(settlement.public_key)
@@ -259,7 +320,8 @@ def _verify_settlement_signature(settlement: _SettlementParts) -> None:
     except (InvalidSignature, ValueError) as error:
         raise ProofError(
             f"signature check failed: the settlement signature does not verify"
-            f" with key {settlement.key_id!r}"
+            f" with key {settlement.signer_key_id} (the document names it"
+            f" {settlement.key_id!r})"
         ) from error
 
 
@@ -328,6 +390,12 @@ class _SettlementParts:
     signature: bytes
     public_key: bytes
     key_id: str
+    """The document's label for the key; never trusted."""
+
+    @property
+    def signer_key_id(self) -> str:
+        """The id computed from ``public_key``."""
+        return compute_key_id(self.public_key)
 
 
 def _parse_settlement(value: object) -> dict[str, str]:

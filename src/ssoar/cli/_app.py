@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.text import Text
 
 from ssoar.audit._signing import SigningKey
+from ssoar.cli._terminal import terminal_text
 from ssoar.config._settings import Settings, load_settings
-from ssoar.errors import SsoarError
+from ssoar.errors import SsoarError, VerificationError
 from ssoar.model._template import BUILTIN_TEMPLATES, load_template
 
 __all__ = ["app", "main"]
@@ -99,9 +100,12 @@ TemplatePoliciesOption = Annotated[
 
 
 def _fail(message: str, hint: str | None = None, *, code: int = 2) -> NoReturn:
+    # Messages name ids and values from imported files, and Cedar's messages
+    # can span several lines.
+    message = terminal_text(message, multiline=True)
     stderr.print(Text("error: ", style="bold red") + Text(message))
     if hint:
-        stderr.print(f"hint: {hint}")
+        stderr.print(f"hint: {terminal_text(hint, multiline=True)}")
     raise typer.Exit(code)
 
 
@@ -218,6 +222,8 @@ def report_command(
     store = _open_existing(settings)
     try:
         report = build_report(store, tenant=tenant, session_ids=session)
+    except VerificationError as error:
+        _fail(str(error), code=1)
     finally:
         store.close()
     if json_output:
@@ -246,6 +252,8 @@ def explain_command(
     store = _open_existing(settings)
     try:
         answer = explain_session(store, session_id)
+    except VerificationError as error:
+        _fail(str(error), code=1)
     except SsoarError as error:
         _fail(str(error))
     finally:
@@ -325,7 +333,7 @@ def verify_command(
         )
     else:
         for failure in report.failures:
-            stderr.print(f"FAILED {failure}")
+            stderr.print(f"FAILED {terminal_text(str(failure))}")
         stderr.print(
             f"{len(report.failures)} of {report.sessions_checked} sessions failed "
             "verification"
@@ -356,6 +364,8 @@ def prove_command(
     store = _open_existing(settings)
     try:
         document = prove_record(store, session_id, record_id)
+    except VerificationError as error:
+        _fail(str(error), code=1)
     except SsoarError as error:
         _fail(str(error))
     finally:
@@ -363,9 +373,15 @@ def prove_command(
     text = json.dumps(document.to_json(), indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
-        stderr.print(f"wrote {output}")
+    except OSError as error:
+        _fail(
+            f"cannot write the proof to {output}: {error.strerror or error}",
+            "create the directory first, or pass another path with -o",
+        )
+    stderr.print(f"wrote {output}")
 
 
 key_app = typer.Typer(
@@ -484,7 +500,11 @@ def policy_check_command(
         f"(policy set digest {policies.digest})"
     )
     for info in checked:
-        stdout.print(f"  {info.effect:<7} {info.policy_id}  {info.file}:{info.line}")
+        stdout.print(
+            terminal_text(
+                f"  {info.effect:<7} {info.policy_id}  {info.file}:{info.line}"
+            )
+        )
 
 
 @policy_app.command("show")

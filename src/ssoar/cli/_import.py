@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ssoar._runtime import Runtime
+from ssoar.cli._terminal import terminal_text
 from ssoar.config._settings import Settings
 from ssoar.errors import ConfigError
 from ssoar.ingest._pipeline import ImportContext, ImportResult, import_files
@@ -128,13 +129,14 @@ def _render(
     stdout: Console, stderr: Console, result: ImportResult, settings: Settings
 ) -> None:
     for failed in result.failed_files:
-        stderr.print(Text("error: ", style="bold red") + Text(str(failed.error)))
+        message = terminal_text(str(failed.error))
+        stderr.print(Text("error: ", style="bold red") + Text(message))
     statuses = Counter(item.status for item in result.sessions)
     states = Counter(item.state for item in result.sessions if item.status == "settled")
     read = sum(item.spans for item in result.files)
     stdout.print(
         f"read {read} spans from {len(result.files) - len(result.failed_files)} of "
-        f"{len(result.files)} files into {settings.db}"
+        f"{len(result.files)} files into {terminal_text(str(settings.db))}"
     )
     table = Table(box=None, pad_edge=False)
     table.add_column("session", no_wrap=True)
@@ -142,7 +144,7 @@ def _render(
         table.add_column(header, overflow="fold")
     for session in result.sessions:
         table.add_row(
-            session.session_id,
+            terminal_text(session.session_id),
             session.status,
             session.state or "",
             str(session.crossings),
@@ -167,4 +169,8 @@ def _render(
         )
     for session in result.sessions:
         if session.message:
-            stderr.print(f"{session.status}: {session.session_id}: {session.message}")
+            stderr.print(
+                terminal_text(
+                    f"{session.status}: {session.session_id}: {session.message}"
+                )
+            )

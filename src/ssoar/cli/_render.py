@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ssoar.cli._terminal import terminal_safe, terminal_text
 from ssoar.report._explain import QUESTIONS
 from ssoar.report._ledger import LedgerReport
 
@@ -53,7 +54,7 @@ def render_report(
     )
     for kind, counts in sorted(report.by_kind.items()):
         kinds.add_row(
-            kind,
+            terminal_text(kind),
             str(counts["total"]),
             str(counts["reconciled"]),
             str(counts["total"] - counts["reconciled"]),
@@ -70,7 +71,7 @@ def render_report(
         report.by_reason.items(), key=lambda item: -item[1]["exceptions"]
     ):
         reasons.add_row(
-            reason,
+            terminal_text(reason),
             str(entry["exceptions"]),
             _money(entry["money_at_risk"]),
             _money(entry["review_cost"]),
@@ -143,7 +144,7 @@ def render_report(
         )
         # Session ids print whole; the other columns wrap around them.
         sessions_table.columns[0].no_wrap = True
-        for row in report.session_rows:
+        for row in map(terminal_safe, report.session_rows):
             sessions_table.add_row(
                 row["session_id"],
                 row["state"],
@@ -178,6 +179,7 @@ def _money(values: dict[str, Any]) -> str:
 
 def render_explain(console: Console, answer: dict[str, Any]) -> None:
     """Print the eight questions and their answers for one session."""
+    answer = terminal_safe(answer)
     session = answer["session"]
     console.print(
         Text(f"Session {session['session_id']}", style="bold"),

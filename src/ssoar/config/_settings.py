@@ -17,7 +17,7 @@ from typing import Any
 
 from ssoar.errors import ConfigError
 from ssoar.ledger._billing import DEFAULT_TOLLS_USD, TollSchedule
-from ssoar.model._money import parse_decimal
+from ssoar.model._money import is_currency_code, parse_decimal
 from ssoar.settlement._exceptions import (
     DEFAULT_REVIEW_COSTS_USD,
     ReasonCode,
@@ -202,9 +202,10 @@ def _decimal_table(
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
     currency = raw.get("currency", "USD")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isupper():
+    if not is_currency_code(currency):
         raise ConfigError(
-            f'{where}.currency={currency!r} must be an ISO 4217 code such as "USD"'
+            f"{where}.currency={currency!r} must be an ISO 4217 code, three ASCII "
+            'capital letters such as "USD"'
         )
     values: dict[Any, Decimal] = {}
     for key, value in raw.items():

@@ -18,7 +18,7 @@ from typing import Any
 
 from ssoar.errors import InputError
 from ssoar.ingest import _semconv as keys
-from ssoar.ingest._spans import SpanRecord
+from ssoar.ingest._spans import SpanRecord, excerpt
 from ssoar.ledger._pricing import resolve_provider_id
 from ssoar.model._crossing import AttributeValue, UsageSource
 from ssoar.model._usage import TokenUsage, UsageError
@@ -49,6 +49,11 @@ _CONTENT_PREFIXES = (
     "output.",
 )
 _INDEX_PATTERN = re.compile(r"\.\d+(?=\.|$)")
+TOKEN_COUNT_MAX = 2**53 - 1
+"""Largest token count or output cap read. Audit records are RFC 8785 JSON,
+which represents integers exactly only up to 2**53 - 1."""
+_CAP_TEXT_LENGTH_MAX = 40
+"""Longest output cap text read; int() of a longer digit string is slow or fails."""
 
 
 @dataclass(slots=True)
@@ -356,7 +361,7 @@ def _langfuse_count(span: SpanRecord, details: Mapping[str, Any], key: str) -> i
 
 def _integer(span: SpanRecord, field: str, value: Any) -> int:
     """Read a token count; ``field`` names where it was read, for the error."""
-    result: int | None = None
+    result: int | Decimal | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         result = value
     elif isinstance(value, str | float):
@@ -369,20 +374,29 @@ def _integer(span: SpanRecord, field: str, value: Any) -> int:
             and number.is_finite()
             and number == number.to_integral_value()
         ):
-            result = int(number)
+            # The range is checked on the Decimal: int() of "1e100000000"
+            # would build a hundred-million-digit integer first.
+            result = number
     if result is None:
         raise InputError(
             span.file,
             span.pointer,
-            f"{field}={value!r} is not a token count; expected a whole number",
+            f"{field}={excerpt(value)} is not a token count; expected a whole number",
         )
     if result < 0:
         raise InputError(
             span.file,
             span.pointer,
-            f"{field}={value!r} is negative; token counts start at 0",
+            f"{field}={excerpt(value)} is negative; token counts start at 0",
         )
-    return result
+    if result > TOKEN_COUNT_MAX:
+        raise InputError(
+            span.file,
+            span.pointer,
+            f"{field}={excerpt(value)} is larger than {TOKEN_COUNT_MAX}, the "
+            "largest count an audit record represents exactly",
+        )
+    return int(result)
 
 
 def _failure(span: SpanRecord) -> tuple[bool, str | None]:
@@ -403,15 +417,23 @@ def _failure(span: SpanRecord) -> tuple[bool, str | None]:
 
 
 def _output_cap(found: _Lookup, invocation: Mapping[str, Any]) -> int | None:
+    """Read the requested output cap. A value that is not a whole number in the
+    range of a token count is left out, as if it were absent."""
     value = found.value(keys.MAX_TOKENS)
     if value is None:
         value = invocation.get("max_completion_tokens", invocation.get("max_tokens"))
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, float) and not value.is_integer():
+        # NaN and the infinities are not whole numbers either.
+        return None
+    if isinstance(value, str) and len(value) > _CAP_TEXT_LENGTH_MAX:
+        return None
     try:
-        return int(value)
+        cap = int(value)
     except (TypeError, ValueError):
         return None
+    return cap if -TOKEN_COUNT_MAX <= cap <= TOKEN_COUNT_MAX else None
 
 
 def _finish_reasons(found: _Lookup, output: Mapping[str, Any]) -> tuple[str, ...]:
@@ -448,7 +470,9 @@ def _json_object(value: Any) -> Mapping[str, Any]:
 def _json_value(text: str) -> Any:
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and integers of more than 4300
+        # digits; RecursionError is text nested deeper than about 1000 levels.
         # Python-repr lists such as "['stop']" appear in some exporters.
         if text.startswith("[") and text.endswith("]"):
             return [

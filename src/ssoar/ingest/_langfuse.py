@@ -128,6 +128,12 @@ def _metadata(file: str, raw: Any, pointer: str) -> dict[str, Any]:
             raise InputError(
                 file, pointer, f"metadata is not valid JSON: {error}"
             ) from None
+        except RecursionError:
+            raise InputError(
+                file,
+                pointer,
+                "metadata nests deeper than the JSON parser's recursion limit",
+            ) from None
         return parsed if isinstance(parsed, dict) else {"value": parsed}
     raise InputError(
         file,

@@ -9,11 +9,12 @@ attribute map (an object whose keys are ``gen_ai.*``, ``llm.*`` or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ssoar.errors import InputError
-from ssoar.ingest._spans import SpanEvent, SpanRecord
+from ssoar.ingest._spans import SpanEvent, SpanRecord, excerpt
 from ssoar.model._time import parse_time
 
 __all__ = ["decode_attributes", "looks_like_attribute_map", "read_otlp"]
@@ -28,6 +29,15 @@ _STATUS_CODES = {
     0: "unset",
 }
 _VALUE_DEPTH_MAX = 16
+_INT_DIGITS_FAST_MAX = 18
+"""Digit strings of at most this length are below 2**63, so they need no range
+check."""
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+# An optional sign and at most 19 ASCII digits, the length of 2**63. The range
+# is checked after int(), so int() never parses a longer string.
+_INT64_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+_DOUBLE_TEXT_LENGTH_MAX = 64
 
 
 def looks_like_attribute_map(document: Mapping[str, Any]) -> bool:
@@ -99,6 +109,12 @@ def _read_export(
         if not isinstance(resource_span, dict):
             raise InputError(file, r_pointer, "expected a resourceSpans object")
         resource = resource_span.get("resource") or {}
+        if not isinstance(resource, dict):
+            raise InputError(
+                file,
+                f"{r_pointer}/resource",
+                f"expected a resource object, found {type(resource).__name__}",
+            )
         resource_attributes = decode_attributes(
             file, resource.get("attributes", []), f"{r_pointer}/resource/attributes"
         )
@@ -138,7 +154,13 @@ def _read_span(
     if not isinstance(status, dict):
         raise InputError(file, f"{pointer}/status", "expected an object with 'code'")
     code = status.get("code", "STATUS_CODE_UNSET")
-    if code not in _STATUS_CODES:
+    # A list or object is not hashable, so it is checked before the lookup;
+    # True would otherwise match the status code 1.
+    if (
+        not isinstance(code, str | int)
+        or isinstance(code, bool)
+        or (code not in _STATUS_CODES)
+    ):
         raise InputError(
             file,
             f"{pointer}/status/code",
@@ -212,7 +234,14 @@ def decode_attributes(file: str, raw: Any, pointer: str) -> dict[str, Any]:
                 decoded[entry["key"]] = string
                 continue
             number = value.get("intValue")
-            if type(number) is str and number.isdigit():
+            # isdigit() is also true for digits such as "²", which int()
+            # rejects, so the fast path takes only short ASCII digit strings.
+            if (
+                type(number) is str
+                and len(number) <= _INT_DIGITS_FAST_MAX
+                and number.isascii()
+                and number.isdigit()
+            ):
                 decoded[entry["key"]] = int(number)
                 continue
         decoded[entry["key"]] = _value(file, value, f"{pointer}/{index}/value", 0)
@@ -236,14 +265,9 @@ def _value(file: str, value: Any, pointer: str, depth: int) -> Any:
     if kind == "boolValue":
         return payload is True or payload == "true"
     if kind == "intValue":
-        try:
-            return int(payload)
-        except (TypeError, ValueError):
-            raise InputError(
-                file, pointer, f"intValue {payload!r} is not an integer"
-            ) from None
+        return _int64(file, payload, pointer)
     if kind == "doubleValue":
-        return float(payload)
+        return _double(file, payload, pointer)
     if kind == "arrayValue":
         values = payload.get("values", []) if isinstance(payload, dict) else []
         return [
@@ -254,6 +278,40 @@ def _value(file: str, value: Any, pointer: str, depth: int) -> Any:
         values = payload.get("values", []) if isinstance(payload, dict) else []
         return decode_attributes(file, values, f"{pointer}/kvlistValue/values")
     raise InputError(file, pointer, f"unknown OTLP value type {kind!r}")
+
+
+def _int64(file: str, payload: Any, pointer: str) -> int:
+    """Read an OTLP ``intValue``: a signed 64-bit integer, as JSON text or a number."""
+    number: int | None = None
+    if isinstance(payload, int) and not isinstance(payload, bool):
+        number = payload
+    elif isinstance(payload, str) and _INT64_TEXT.fullmatch(payload):
+        number = int(payload)
+    if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+        raise InputError(
+            file,
+            pointer,
+            f"intValue {excerpt(payload)} is not a 64-bit integer; OTLP writes "
+            'integers as decimal text such as "42"',
+        )
+    return number
+
+
+def _double(file: str, payload: Any, pointer: str) -> float:
+    """Read an OTLP ``doubleValue``: a JSON number, or text such as "NaN"."""
+    if isinstance(payload, int | float) and not isinstance(payload, bool):
+        return float(payload)
+    if isinstance(payload, str) and len(payload) <= _DOUBLE_TEXT_LENGTH_MAX:
+        try:
+            return float(payload)
+        except ValueError:
+            pass
+    raise InputError(
+        file,
+        pointer,
+        f"doubleValue {excerpt(payload)} is not a number; expected a JSON number "
+        'or text such as "1.5" or "NaN"',
+    )
 
 
 def _list(file: str, value: Any, pointer: str) -> list[Any]:

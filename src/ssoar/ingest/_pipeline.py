@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ssoar.audit._canonical import CanonicalJSONError
 from ssoar.audit._signing import SigningKey
 from ssoar.booth._booth import Booth
 from ssoar.errors import InputError, SsoarError
@@ -70,7 +71,11 @@ class SessionResult:
 
     session_id: str
     status: str
-    """``settled``, ``unchanged`` (already stored, same records) or ``conflict``."""
+    """One of ``settled``, ``unchanged``, ``conflict`` or ``failed``.
+
+    ``unchanged``: already stored with the same records. ``conflict``: already
+    stored with other records, or a crossing id that another session or record
+    has. ``failed``: the booth or the audit record format rejected it."""
     state: str | None = None
     crossings: int = 0
     exceptions: int = 0
@@ -134,6 +139,25 @@ def read_spans(path: Path) -> list[SpanRecord]:
     return read_otlp(file, document)
 
 
+def _read_file(path: Path) -> list[tuple[SpanRecord, SpanFacts]]:
+    """Read the spans of one file with their facts.
+
+    Raises:
+        InputError: If the file cannot be read, including when a value nests
+            too deeply to convert to text: orjson reads 1024 levels, Python's
+            repr and str stop at about 1000.
+    """
+    try:
+        return [(record, read_facts(record)) for record in read_spans(path)]
+    except RecursionError:
+        raise InputError(
+            str(path),
+            "",
+            "a value nests too deeply to read (more than about 1000 levels); "
+            "flatten it",
+        ) from None
+
+
 ProgressCallback = Callable[[int, int], None]
 """Called with (sessions done, sessions in total) as the import goes."""
 
@@ -193,7 +217,7 @@ def _import_files(
     for path in paths:
         file_result = FileResult(str(path))
         try:
-            found = [(record, read_facts(record)) for record in read_spans(path)]
+            found = _read_file(path)
         except InputError as error:
             file_result.error = str(error)
         else:
@@ -209,55 +233,189 @@ def _import_files(
     return result
 
 
+@dataclass(slots=True)
+class _Settled:
+    """A session settled in memory and waiting for its batch to be written."""
+
+    draft: SessionDraft
+    book: SessionBook
+    settlement: SignedSettlement
+    result: SessionResult
+
+
 def _settle_drafts(
     drafts: Sequence[SessionDraft],
     context: ImportContext,
     result: ImportResult,
     progress: ProgressCallback | None,
 ) -> None:
-    batch: list[tuple[SessionBook, SignedSettlement]] = []
+    batch: list[_Settled] = []
     batch_crossings = 0
     tenant_posted: dict[str, Decimal] = {}
+    # The session of every crossing id settled so far in this import.
+    claimed: dict[str, str] = {}
     for done, draft in enumerate(drafts, start=1):
         if context.store.has_session(draft.session_id):
             result.sessions.append(
                 _compare_stored(draft, context.store, context.booth.policies.digest)
             )
         else:
-            try:
-                book, settlement = _settle(draft, context, tenant_posted)
-            except SsoarError as error:
-                result.sessions.append(
-                    SessionResult(draft.session_id, "failed", message=str(error))
-                )
+            settled = _settle_checked(draft, context, tenant_posted, claimed)
+            if isinstance(settled, SessionResult):
+                result.sessions.append(settled)
             else:
-                batch.append((book, settlement))
-                batch_crossings += len(book.outcomes)
-                exceptions = len(settlement.record["exceptions"])
-                result.sessions.append(
-                    SessionResult(
-                        draft.session_id,
-                        "settled",
-                        state=str(settlement.record["state"]),
-                        crossings=len(book.outcomes),
-                        exceptions=exceptions,
-                        notes=draft.notes,
-                        duplicates=draft.duplicates,
-                    )
-                )
+                batch.append(settled)
+                batch_crossings += len(settled.book.outcomes)
+                result.sessions.append(settled.result)
         if batch_crossings >= _BATCH_CROSSINGS_MAX:
-            _write(context.store, batch)
+            _write(context, batch)
             batch, batch_crossings = [], 0
         if progress is not None:
             progress(done, len(drafts))
     if batch:
-        _write(context.store, batch)
+        _write(context, batch)
 
 
-def _write(store: Store, batch: Sequence[tuple[SessionBook, SignedSettlement]]) -> None:
+def _settle_checked(
+    draft: SessionDraft,
+    context: ImportContext,
+    tenant_posted: dict[str, Decimal],
+    claimed: dict[str, str],
+) -> _Settled | SessionResult:
+    """Settle a new session and check that its crossing ids are its own.
+
+    Returns the settled session, or the result that reports why it cannot
+    be stored. Tenant quota usage is counted only for a session that can.
+    """
+    posted = dict(tenant_posted)
+    try:
+        book, settlement = _settle(draft, context, posted)
+    except SsoarError as error:
+        return SessionResult(draft.session_id, "failed", message=str(error))
+    except CanonicalJSONError as error:
+        # A count or total that an audit record cannot represent exactly, such
+        # as a session total beyond 2**53 - 1 tokens.
+        return SessionResult(
+            draft.session_id,
+            "failed",
+            message=f"the session's records cannot be written: {error}",
+        )
+    crossing_ids = [outcome.crossing.crossing_id for outcome in book.outcomes]
+    collision = _id_collision(crossing_ids, claimed)
+    if collision is None:
+        stored = context.store.crossing_sessions(crossing_ids)
+        if draft.session_id in stored.values():
+            # Another process stored this session after it was looked up.
+            return _compare_stored(draft, context.store, context.booth.policies.digest)
+        collision = next(
+            (
+                _stored_elsewhere(crossing_id, stored[crossing_id])
+                for crossing_id in crossing_ids
+                if crossing_id in stored
+            ),
+            None,
+        )
+    if collision is not None:
+        return SessionResult(draft.session_id, "conflict", message=collision)
+    tenant_posted.update(posted)
+    for crossing_id in crossing_ids:
+        claimed[crossing_id] = draft.session_id
+    return _Settled(
+        draft,
+        book,
+        settlement,
+        SessionResult(
+            draft.session_id,
+            "settled",
+            state=str(settlement.record["state"]),
+            crossings=len(book.outcomes),
+            exceptions=len(settlement.record["exceptions"]),
+            notes=draft.notes,
+            duplicates=draft.duplicates,
+        ),
+    )
+
+
+def _id_collision(crossing_ids: Sequence[str], claimed: dict[str, str]) -> str | None:
+    """Describe the first crossing id repeated in the session or the import, or None.
+
+    Crossing ids come from the records (``<trace id>/<span id>``) or are built
+    from the session id (``<session>/admit/<participant>``,
+    ``<session>/closure``), so two records can name the same id, and every
+    crossing id is stored once across all sessions.
+    """
+    seen: set[str] = set()
+    for crossing_id in crossing_ids:
+        if crossing_id in seen:
+            return (
+                f"two crossings of this session have id {crossing_id}; a span whose "
+                "trace and span ids join to an id that ssoar builds for an "
+                "admission or the closing crossing cannot be imported"
+            )
+        seen.add(crossing_id)
+    for crossing_id in crossing_ids:
+        other = claimed.get(crossing_id)
+        if other is not None:
+            return (
+                f"crossing {crossing_id} is also a crossing of session {other} in "
+                "this import; crossing ids join trace and span ids with '/', so "
+                "ids that contain '/' can collide"
+            )
+    return None
+
+
+def _stored_elsewhere(crossing_id: str, other: str) -> str:
+    return (
+        f"crossing {crossing_id} is already settled in session {other}; settled "
+        "sessions never change, so a trace imported again must keep its "
+        "conversation or session id"
+    )
+
+
+def _write(context: ImportContext, batch: Sequence[_Settled]) -> None:
+    """Write a batch of settled sessions in one transaction.
+
+    Another process importing into the same database may have stored some of
+    these sessions or crossing ids since they were checked. Such a session
+    is left out of the batch and reported as ``unchanged`` or ``conflict``.
+    """
+    store = context.store
     with store.transaction():
-        for book, settlement in batch:
-            store.write_session(book.log.leaves, book.log.records, settlement)
+        for item in batch:
+            book = item.book
+            repeated = store.write_new_session(
+                book.log.leaves, book.log.records, item.settlement
+            )
+            if repeated is not None:
+                _report_repeated(item, context, repeated)
+
+
+def _report_repeated(item: _Settled, context: ImportContext, repeated: str) -> None:
+    """Replace a settled session's result with why it was not written."""
+    store = context.store
+    session_id = item.draft.session_id
+    if store.has_session(session_id):
+        found = _compare_stored(item.draft, store, context.booth.policies.digest)
+    else:
+        crossing_ids = [outcome.crossing.crossing_id for outcome in item.book.outcomes]
+        stored = store.crossing_sessions(crossing_ids)
+        first = next(
+            (crossing_id for crossing_id in crossing_ids if crossing_id in stored), None
+        )
+        message = (
+            _stored_elsewhere(first, stored[first])
+            if first is not None
+            else f"a record of this session repeats a stored key ({repeated})"
+        )
+        found = SessionResult(session_id, "conflict", message=message)
+    result = item.result
+    result.status = found.status
+    result.state = found.state
+    result.crossings = found.crossings
+    result.exceptions = found.exceptions
+    result.message = found.message
+    result.notes = found.notes
+    result.duplicates = found.duplicates
 
 
 def _settle(

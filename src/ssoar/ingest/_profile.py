@@ -25,7 +25,7 @@ A profile is a TOML file::
     scope = "session"                       # session, participant or tenant
     unit = "tokens"                         # tokens, crossings or money
     limit = "50000"
-    kinds = ["model_invocation"]            # optional, default every kind
+    kinds = ["model_invocation"]            # optional; default: all but closure
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Any
 from ssoar.errors import ProfileError
 from ssoar.ledger._authority import Grant, GrantScope
 from ssoar.ledger._entitlement import Account, Quota, QuotaScope, QuotaUnit
-from ssoar.model._money import parse_decimal
-from ssoar.model._time import parse_time
+from ssoar.model._money import is_currency_code, parse_decimal
+from ssoar.model._time import format_time, parse_time
 
 __all__ = ["ImportProfile", "ParticipantIntent", "load_profile"]
 
@@ -136,16 +136,24 @@ class ImportProfile:
             )
             if intent is None or not intent.kinds:
                 continue
+            not_before = intent.valid_from or opened_at
+            # The default window ends just after the session's last crossing,
+            # so a crossing at the very end is still inside it.
+            expires_at = intent.valid_until or closed_at + timedelta(seconds=1)
+            if expires_at <= not_before:
+                # A window set on one side only can end before it starts here:
+                # valid_from after the session's last crossing, or valid_until
+                # before its first. No grant can cover such a session, so its
+                # crossings are recorded without one.
+                continue
             grants.append(
                 Grant(
                     grant_id=f"{session_id}/grant/{participant_id}",
                     grantor=f"tenant:{tenant}",
                     grantee=participant_id,
                     scope=GrantScope(intent.kinds, intent.targets),
-                    not_before=intent.valid_from or opened_at,
-                    # The default window ends just after the session's last
-                    # crossing, so a crossing at the very end is still inside it.
-                    expires_at=intent.valid_until or closed_at + timedelta(seconds=1),
+                    not_before=not_before,
+                    expires_at=expires_at,
                     session_id=session_id,
                 )
             )
@@ -253,12 +261,19 @@ def _participant(entry: dict[str, Any], where: str) -> ParticipantIntent:
         raise ProfileError(
             f"{where}: 'targets' must be a list of patterns such as \"model:*\""
         )
+    valid_from = _optional_time(entry, "valid_from", where)
+    valid_until = _optional_time(entry, "valid_until", where)
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        raise ProfileError(
+            f"{where}: valid_until {format_time(valid_until)} is not after "
+            f"valid_from {format_time(valid_from)}; the grant would never be valid"
+        )
     return ParticipantIntent(
         match=match,
         kinds=frozenset(kinds),
         targets=tuple(targets),
-        valid_from=_optional_time(entry, "valid_from", where),
-        valid_until=_optional_time(entry, "valid_until", where),
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
 
 
@@ -284,6 +299,13 @@ def _quota(entry: dict[str, Any], where: str) -> tuple[Quota, str]:
     currency = entry.get("currency")
     if unit is QuotaUnit.MONEY and currency is None:
         currency = "USD"
+    # Charges are posted to a money quota only in its own currency, so a
+    # currency no charge can have would leave the quota unenforced.
+    if unit is QuotaUnit.MONEY and not is_currency_code(currency):
+        raise ProfileError(
+            f"{where}: currency={currency!r} is not an ISO 4217 code; write three "
+            'ASCII capital letters such as "USD"'
+        )
     kinds = entry.get("kinds", [])
     if not _string_list(kinds):
         raise ProfileError(f"{where}: 'kinds' must be a list of crossing kinds")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -179,11 +179,7 @@ class _Drafter:
         self.imported_at = imported_at
         self.retrieval_kind = retrieval_kind
         self.by_key = {span.key: span for span in self.spans}
-        self.children: dict[str, list[_Span]] = defaultdict(list)
-        for span in self.spans:
-            parent = span.record.parent_span_id
-            if parent is not None and span.record.trace_id is not None:
-                self.children[f"{span.record.trace_id}/{parent}"].append(span)
+        self.tree = _SpanTree(self.by_key)
         self.first_seen: dict[str, tuple[datetime, _Span]] = {}
         self.holders: set[str] = set()
         self.trace_users: dict[str | None, str] = {}
@@ -241,7 +237,7 @@ class _Drafter:
             if facts.usage is not None:
                 self._note_wrapper(span)
             return None
-        if role == "model" and self._has_usage_below(span):
+        if role == "model" and self.tree.has_usage_below[span.key]:
             self._note_wrapper(span)
             return None
         if role == "model":
@@ -376,19 +372,11 @@ class _Drafter:
 
     def _invoker(self, span: _Span) -> str | None:
         """Return the nearest enclosing agent, else the trace's user, else None."""
-        current = span
-        for _ in range(len(self.spans)):
-            parent_id = current.record.parent_span_id
-            if parent_id is None or current.record.trace_id is None:
-                break
-            parent = self.by_key.get(f"{current.record.trace_id}/{parent_id}")
-            if parent is None:
-                break
-            if parent.facts.role == "agent":
-                return self._participant(
-                    parent, ParticipantClass.AGENT, self._agent_name(parent)
-                )
-            current = parent
+        agent = self.tree.agent_above.get(span.key)
+        if agent is not None:
+            return self._participant(
+                agent, ParticipantClass.AGENT, self._agent_name(agent)
+            )
         user = self._user(span)
         if user is not None:
             return self._participant(span, ParticipantClass.HUMAN, user)
@@ -401,22 +389,18 @@ class _Drafter:
             return span.facts.user_id
         return self.trace_users.get(span.record.trace_id)
 
-    def _has_usage_below(self, span: _Span) -> bool:
-        pending = list(self.children.get(span.key, ()))
-        for _ in range(len(self.spans)):
-            if not pending:
-                return False
-            child = pending.pop()
-            if child.facts.usage is not None and child.facts.role == "model":
-                return True
-            pending.extend(self.children.get(child.key, ()))
-        return False
-
     def _note_wrapper(self, span: _Span) -> None:
-        below = self._model_usage_below(span)
+        below = self.tree.usage_below(span.key)
         own = span.facts.usage
-        assert own is not None
-        if below is None:
+        if own is None:
+            # A model span without usage of its own over model calls that
+            # report theirs, such as a framework's span around the client's.
+            assert below is not None, "only model calls below make it a wrapper"
+            note = (
+                "wrapper span reports no usage; the model calls below it "
+                f"({below.total_tokens} tokens) are counted instead"
+            )
+        elif below is None:
             note = (
                 f"{span.facts.role} span carries usage of {own.total_tokens} tokens "
                 "but "
@@ -434,24 +418,6 @@ class _Drafter:
                 f"it {below.total_tokens}: only the model calls are counted"
             )
         self.draft.notes.append(DraftNote(span.record.file, span.record.pointer, note))
-
-    def _model_usage_below(self, span: _Span) -> TokenUsage | None:
-        total: TokenUsage | None = None
-        pending = list(self.children.get(span.key, ()))
-        for _ in range(len(self.spans)):
-            if not pending:
-                break
-            child = pending.pop()
-            if (
-                child.facts.role == "model"
-                and child.facts.usage is not None
-                and not self._has_usage_below(child)
-            ):
-                total = (
-                    child.facts.usage if total is None else total + child.facts.usage
-                )
-            pending.extend(self.children.get(child.key, ()))
-        return total
 
     @staticmethod
     def _admission_attributes(
@@ -495,6 +461,137 @@ class _Drafter:
                 )
             )
         return admissions
+
+
+class _SpanTree:
+    """The parent links of one session's spans, read once for every span.
+
+    Parent links come from the file, so they can point at the span itself or
+    form a cycle. The spans of a cycle are treated as having no parent: no
+    span of a cycle is below another, so each of them is counted. Each figure
+    is computed once per span, never by walking a chain once per span, so a
+    deep chain costs time linear in its length.
+    """
+
+    def __init__(self, by_key: Mapping[str, _Span]) -> None:
+        self.by_key = by_key
+        self.parents = _parent_keys(by_key)
+        order, self.children = _parents_first(self.parents)
+        if len(order) < len(self.parents):
+            # The spans of a cycle, and those below them, have no root above.
+            _break_cycles(self.parents)
+            order, self.children = _parents_first(self.parents)
+
+        self.agent_above: dict[str, _Span] = {}
+        """The nearest enclosing agent span of each span that has one."""
+        for key in order:
+            self._find_agent_above(key)
+
+        self.has_usage_below: dict[str, bool] = dict.fromkeys(by_key, False)
+        """Whether a model span with usage is below each span."""
+        for key in reversed(order):
+            parent = self.parents[key]
+            facts = by_key[key].facts
+            if parent is not None and (
+                (facts.role == "model" and facts.usage is not None)
+                or self.has_usage_below[key]
+            ):
+                self.has_usage_below[parent] = True
+        self._usage_below: dict[str, TokenUsage | None] = {}
+
+    def _find_agent_above(self, key: str) -> None:
+        """Record the agent above a span; its parent's must already be known."""
+        parent = self.parents[key]
+        if parent is None:
+            return
+        if self.by_key[parent].facts.role == "agent":
+            self.agent_above[key] = self.by_key[parent]
+        elif parent in self.agent_above:
+            self.agent_above[key] = self.agent_above[parent]
+
+    def usage_below(self, key: str) -> TokenUsage | None:
+        """Return the usage of the model calls below a span, or None if none.
+
+        Those are the model spans with usage and no such span below them,
+        since a model span with model calls below it is a wrapper. Only
+        wrapper notes need the sum, so it is computed on request, and each
+        span's sum once.
+        """
+        sums = self._usage_below
+        pending = [(key, False)]
+        while pending:
+            node, children_done = pending.pop()
+            if node in sums:
+                continue
+            children = self.children.get(node, ())
+            if not children_done:
+                pending.append((node, True))
+                pending.extend((child, False) for child in children)
+                continue
+            total: TokenUsage | None = None
+            for child in children:
+                facts = self.by_key[child].facts
+                below = sums[child]
+                is_call = facts.role == "model" and facts.usage is not None
+                if is_call and not self.has_usage_below[child]:
+                    below = facts.usage
+                if below is not None:
+                    total = below if total is None else total + below
+            sums[node] = total
+        return sums[key]
+
+
+def _parent_keys(by_key: Mapping[str, _Span]) -> dict[str, str | None]:
+    """Return the key of each span's parent, or None when it is not in the session."""
+    parents: dict[str, str | None] = {}
+    for key, span in by_key.items():
+        parent_id = span.record.parent_span_id
+        trace_id = span.record.trace_id
+        if parent_id is None or trace_id is None:
+            parents[key] = None
+            continue
+        parent_key = f"{trace_id}/{parent_id}"
+        parents[key] = parent_key if parent_key in by_key else None
+    return parents
+
+
+def _parents_first(
+    parents: Mapping[str, str | None],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Order spans breadth first from the roots, so each parent precedes its
+    children, and return the order and the children of each span.
+
+    Spans with no root above them, on or below a cycle, are left out.
+    """
+    children: dict[str, list[str]] = defaultdict(list)
+    order: list[str] = []
+    for key, parent in parents.items():
+        if parent is None:
+            order.append(key)
+        else:
+            children[parent].append(key)
+    position = 0
+    while position < len(order):
+        order.extend(children.get(order[position], ()))
+        position += 1
+    return order, children
+
+
+def _break_cycles(parents: dict[str, str | None]) -> None:
+    """Remove the parent link of every span that is on a cycle of parent links."""
+    finished: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        on_path: set[str] = set()
+        key: str | None = start
+        while key is not None and key not in finished and key not in on_path:
+            path.append(key)
+            on_path.add(key)
+            key = parents[key]
+        if key is not None and key in on_path:
+            for member in path[path.index(key) :]:
+                parents[member] = None
+        finished.update(path)
 
 
 def _comparable(crossing: Crossing) -> bytes:

@@ -7,10 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["LangfuseFields", "SpanEvent", "SpanRecord", "SpanStatus"]
+__all__ = ["LangfuseFields", "SpanEvent", "SpanRecord", "SpanStatus", "excerpt"]
 
 SpanStatus = str
 """``ok``, ``error`` or ``unset``."""
+
+_EXCERPT_LENGTH_MAX = 40
+
+
+def excerpt(value: Any) -> str:
+    """Return ``repr(value)`` for an error message, cut to 40 characters when
+    longer, so a value of megabytes does not fill the terminal."""
+    text = repr(value)
+    if len(text) <= _EXCERPT_LENGTH_MAX:
+        return text
+    return f"{text[:_EXCERPT_LENGTH_MAX]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,9 @@ class GrantScope:
         if kind not in self.kinds:
             return False
         if target is None:
-            return True
+            # A grant limited to named targets does not cover a crossing that
+            # names none, or leaving the target out would escape the limit.
+            return not self.targets or "*" in self.targets
         return any(
             pattern == "*" or fnmatchcase(target, pattern) for pattern in self.targets
         )

@@ -937,6 +937,12 @@ class LiveBooth:
         now = self.clock()
         key = request.crossing_id or uuid.uuid4().hex
         key = key.removeprefix(f"{session_id}/")
+        if key == "closure" or key.startswith("admit/"):
+            raise RequestError(
+                "crossing_id",
+                f"{key!r} names a crossing the booth makes itself (the session's "
+                "closure or an admission); choose another id",
+            )
         if request.crossing_id != key:
             # A retry may give the key alone or the whole crossing id.
             request = replace_struct(request, crossing_id=key)
@@ -1068,6 +1074,19 @@ class LiveBooth:
             )
         actor_class = participant_class_of(request.actor, "actor")
         target = parse_target(request.target, "target")
+        if request.kind == "tool_call":
+            # The tool is both the actor and the target of a tool call; grants
+            # and policies are written against the target.
+            tool = Target("tool", request.actor.partition(":")[2])
+            if target is None:
+                target = tool
+            elif target != tool:
+                raise RequestError(
+                    "target",
+                    f"a tool call's target is the tool at it, {tool.target_type}:"
+                    f"{tool.target_id}, not {request.target}; leave target out or "
+                    "give that",
+                )
         price = None
         problem = None
         if request.cost is not None:

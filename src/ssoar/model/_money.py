@@ -6,9 +6,21 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["Money", "parse_decimal"]
+__all__ = ["DECIMAL_DIGITS_MAX", "Money", "is_currency_code", "parse_decimal"]
 
-_CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+_CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
+DECIMAL_DIGITS_MAX = 28
+"""Maximum number of digits of an amount before, and after, the decimal point.
+
+28 is the precision of Python's default decimal context. Sums and products of
+a few such amounts stay far below the context's exponent limit (999999), so
+they cannot raise ``decimal.Overflow``."""
+
+
+def is_currency_code(value: object) -> bool:
+    """Return whether a value has the shape of an ISO 4217 code: three ASCII
+    capital letters."""
+    return isinstance(value, str) and _CURRENCY_PATTERN.fullmatch(value) is not None
 
 
 def parse_decimal(value: object, *, field: str) -> Decimal:
@@ -19,7 +31,9 @@ def parse_decimal(value: object, *, field: str) -> Decimal:
         field: The name reported in the error when the value is invalid.
 
     Raises:
-        ValueError: If the value is a float, a bool, or not a finite decimal.
+        ValueError: If the value is a float, a bool, not a finite decimal, or
+            has more than ``DECIMAL_DIGITS_MAX`` digits before or after the
+            decimal point.
     """
     if isinstance(value, bool | float):
         raise ValueError(
@@ -42,6 +56,16 @@ def parse_decimal(value: object, *, field: str) -> Decimal:
         )
     if not result.is_finite():
         raise ValueError(f"{field}={value!r} is not finite; expected a decimal amount")
+    if not result.is_zero() and result.adjusted() >= DECIMAL_DIGITS_MAX:
+        raise ValueError(
+            f"{field}={value!r} is too large; amounts have at most "
+            f"{DECIMAL_DIGITS_MAX} digits before the decimal point"
+        )
+    if int(result.as_tuple().exponent) < -DECIMAL_DIGITS_MAX:
+        raise ValueError(
+            f"{field}={value!r} has too many decimal places; amounts have at most "
+            f"{DECIMAL_DIGITS_MAX} digits after the decimal point"
+        )
     return result
 
 
@@ -67,7 +91,7 @@ class Money:
             )
         if not self.amount.is_finite():
             raise ValueError(f"Money.amount={self.amount!r} must be finite")
-        if not _CURRENCY_PATTERN.match(self.currency):
+        if not is_currency_code(self.currency):
             raise ValueError(
                 f"Money.currency={self.currency!r} is not an ISO 4217 code; "
                 'expected three capital letters such as "USD"'

@@ -56,7 +56,14 @@ def parse_time(value: object, *, field: str) -> datetime:
         raise ValueError(
             f'{field}={value!r} has no timezone; write it in UTC with a trailing "Z"'
         )
-    result = result.astimezone(UTC)
+    try:
+        result = result.astimezone(UTC)
+    except OverflowError:
+        # Valid ISO 8601 near year 1 or 9999 can convert to a UTC time outside
+        # the range of datetime, such as 9999-12-31T23:59:59-05:00.
+        raise ValueError(
+            f"{field}={value!r} is outside 2000-2200 in UTC; check the timestamp"
+        ) from None
     if not _EARLIEST <= result < _LATEST:
         raise ValueError(
             f"{field}={value!r} is {result.isoformat()}, outside 2000-2200; check "

@@ -21,8 +21,9 @@ import orjson
 
 from ssoar.errors import PolicyError
 from ssoar.model._template import Template
+from ssoar.policy._deep_json import parse_deep_json
 from ssoar.policy._schema import build_schema
-from ssoar.policy._source import PolicyStatement, split_policies
+from ssoar.policy._source import PolicyStatement, check_policy_size, split_policies
 
 __all__ = [
     "POLICY_COUNT_MAX",
@@ -102,22 +103,17 @@ class BoothPolicies:
         self._by_position = {f"policy{index}": info for index, info in enumerate(infos)}
         self._position = {info.policy_id: index for index, info in enumerate(infos)}
         combined = "\n".join(statement.text for _, statement in self.statements)
-        self.names_entities = _names_entities(
-            json.loads(cedarpy.policies_to_json_str(combined))
-        )
+        parsed = _policies_json(combined)
+        self.names_entities = _names_entities(parsed)
         """Whether a policy names an entity other than an action, such as
         ``Session::"s1"`` or ``Model::"x"``. When none does, a decision depends
         only on the request and the attributes of its principal and resource,
         so equal requests from different sessions can share one evaluation."""
-        self.reads_entity_literals = _reads_entity_literals(
-            json.loads(cedarpy.policies_to_json_str(combined))
-        )
+        self.reads_entity_literals = _reads_entity_literals(parsed)
         """Whether a policy reads attributes of an entity it names literally,
         such as ``Model::"x".provider``. Only then can adding an entity change
         the outcome of a request that does not name it."""
-        self.context_keys = _context_keys(
-            json.loads(cedarpy.policies_to_json_str(combined))
-        )
+        self.context_keys = _context_keys(parsed)
         """Context attributes the policies read; None when they use all of it."""
 
     @classmethod
@@ -134,6 +130,7 @@ class BoothPolicies:
         statements: list[tuple[str, PolicyStatement]] = []
         for source in sources:
             for statement in split_policies(source.file, source.text):
+                check_policy_size(statement)
                 _check_parses(statement)
                 statements.append((source.layer, statement))
         if not statements:
@@ -375,12 +372,15 @@ def _policy_infos(
     statements: Sequence[tuple[str, PolicyStatement]], combined: str
 ) -> list[PolicyInfo]:
     """Read each policy's effect and annotations and check its ``@id``."""
-    parsed = json.loads(cedarpy.policies_to_json_str(combined))
-    if parsed.get("templates"):
-        layer, statement = statements[0]
+    parsed = _policies_json(combined)
+    templates = parsed.get("templates")
+    if templates:
+        # Cedar names each policy by its position, templates included.
+        position = min(_position(name) for name in templates)
+        template = statements[position][1] if 0 <= position < len(statements) else None
         raise PolicyError(
-            statement.file,
-            None,
+            template.file if template else statements[0][1].file,
+            template.line if template else None,
             "policy templates (with ?principal or ?resource) are not supported; "
             "write static policies",
         )
@@ -422,6 +422,24 @@ def _policy_infos(
             )
         )
     return infos
+
+
+def _position(name: str) -> int:
+    """Return the index in Cedar's positional policy name ``policy3``, else -1."""
+    digits = name[len("policy") :]
+    return int(digits) if name.startswith("policy") and digits.isdigit() else -1
+
+
+def _policies_json(text: str) -> dict[str, Any]:
+    """Return Cedar's JSON form of policy text, parsed at any nesting depth.
+
+    Each operator of a chain such as ``a || b || c`` is one more level of
+    nesting in that form, so a valid policy can nest deeper than the json
+    module (1000 levels) and orjson (1024 levels) parse.
+    """
+    parsed = parse_deep_json(cedarpy.policies_to_json_str(text))
+    assert isinstance(parsed, dict), "Cedar's JSON form of policies is an object"
+    return parsed
 
 
 def _name_positions(text: str, ids: Sequence[str]) -> str:

@@ -14,13 +14,27 @@ from ssoar.errors import PolicyError
 
 __all__ = [
     "POLICY_FILE_SIZE_MAX",
+    "POLICY_NESTING_MAX",
+    "POLICY_OPERATORS_MAX",
     "PolicyStatement",
+    "check_policy_size",
     "read_policy_files",
     "split_policies",
 ]
 
 POLICY_FILE_SIZE_MAX = 1_000_000
 """Largest policy file the loader reads, in bytes."""
+POLICY_NESTING_MAX = 64
+"""Deepest nesting of brackets and ``if`` expressions in one policy.
+
+Cedar's parser recurses once per level, and a native stack overflow is a
+segmentation fault, not an error: cedarpy 4.12.2 crashed at 700 nested
+parentheses on x86_64 Linux with an 8 MiB stack."""
+POLICY_OPERATORS_MAX = 2_000
+"""Most ``&&``, ``||``, ``+``, ``-``, ``*`` and ``.`` operators in one policy.
+
+Cedar nests a chain of them one level per operator, and cedarpy 4.12.2
+crashed converting a chain of 20,000 ``&&`` terms to JSON (same machine)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +90,91 @@ def split_policies(file: str, text: str) -> list[PolicyStatement]:
             file, start_line, "policy is not terminated; end every policy with ';'"
         )
     return statements
+
+
+def check_policy_size(statement: PolicyStatement) -> None:
+    """Check that a policy is within the nesting and operator limits.
+
+    Runs before Cedar parses the policy, because Cedar's parser crashes the
+    process on deeply nested input instead of raising an error. Strings and
+    ``//`` comments are skipped, as in ``split_policies``. An ``if`` counts as
+    a level until the bracket or element around it ends: an ``if`` that
+    follows another in the same element is always inside the first one.
+
+    Raises:
+        PolicyError: Naming the line where a limit is exceeded.
+    """
+    text = statement.text
+    file = statement.file
+    line = statement.line
+    # The if-expressions opened inside each open bracket, the outermost first.
+    groups = [0]
+    depth = 0
+    operators = 0
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        step = 1
+        if char == "\n":
+            line += 1
+        elif char == "/" and text.startswith("//", index):
+            newline = text.find("\n", index)
+            index = length if newline == -1 else newline
+            continue
+        elif char == '"':
+            index, line = _skip_string(file, text, index, line)
+            continue
+        elif char in "([{":
+            groups.append(0)
+            depth += 1
+        elif char in ")]}":
+            if len(groups) > 1:
+                depth -= 1 + groups.pop()
+        elif char == ",":
+            # A comma ends an element of a set, record or argument list, and
+            # every if-expression opened in it.
+            depth -= groups[-1]
+            groups[-1] = 0
+        elif char in "&|" and text.startswith(char * 2, index):
+            operators += 1
+            step = 2
+        elif char in "+-*.":
+            operators += 1
+        elif _is_if(text, index):
+            groups[-1] += 1
+            depth += 1
+            step = 2
+        if depth > POLICY_NESTING_MAX:
+            raise PolicyError(
+                file,
+                line,
+                f"policy nests brackets and if-expressions more than "
+                f"{POLICY_NESTING_MAX} levels deep; flatten the condition or split "
+                "it into several policies",
+            )
+        if operators > POLICY_OPERATORS_MAX:
+            raise PolicyError(
+                file,
+                line,
+                f"policy has more than {POLICY_OPERATORS_MAX} operators (&&, ||, +, "
+                "-, * and .); split it into several policies, or test membership in "
+                'a set such as ["a", "b"].contains(context.model)',
+            )
+        index += step
+
+
+def _is_if(text: str, index: int) -> bool:
+    """Return whether the keyword ``if`` starts at ``index``."""
+    if not text.startswith("if", index):
+        return False
+    before = text[index - 1] if index > 0 else " "
+    after = text[index + 2] if index + 2 < len(text) else " "
+    return not (_is_name_char(before) or _is_name_char(after))
+
+
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _skip_string(file: str, text: str, index: int, line: int) -> tuple[int, int]:

@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 
-from ssoar.errors import SessionError
+from ssoar.audit._log import Leaf
+from ssoar.errors import SessionError, VerificationError
 from ssoar.model._usage import PART_FIELDS
-from ssoar.store._sqlite import Store
+from ssoar.store._sqlite import SettlementRow, Store
 
 __all__ = ["QUESTIONS", "explain_session"]
 
@@ -34,16 +35,67 @@ QUESTIONS = (
 def explain_session(store: Store, session_id: str) -> dict[str, Any]:
     """Answer the eight questions for one session.
 
+    The records are read as stored; ``ssoar verify`` checks them.
+
     Raises:
         SessionError: If the session is not stored.
+        VerificationError: If a stored record is not readable or lacks a field
+            that the explanation reads, or the session record is missing.
     """
     leaves = store.leaves(session_id)
     if not leaves:
         raise SessionError(
             f"session {session_id!r} is not stored; list sessions with 'ssoar report'"
         )
-    records = [(leaf, orjson.loads(leaf.record)) for leaf in leaves]
-    session = next(record for _, record in records if record["type"] == "session")
+    records = [(leaf, _read_record(session_id, leaf)) for leaf in leaves]
+    session = next(
+        (record for _, record in records if record["type"] == "session"), None
+    )
+    if session is None:
+        raise VerificationError(
+            session_id,
+            f"audit_leaves/{session_id}",
+            "the session record (leaf 0) is missing; run 'ssoar verify' to check "
+            "the database",
+        )
+    settlement_row = store.settlement(session_id)
+    try:
+        settlement = orjson.loads(settlement_row.record) if settlement_row else None
+        return _answer(session_id, records, session, settlement, settlement_row)
+    except (ValueError, LookupError, TypeError, AttributeError) as error:
+        # Not JSON (orjson.JSONDecodeError is a ValueError), a missing field
+        # (LookupError) or a field of another type (TypeError, AttributeError).
+        raise VerificationError(
+            session_id,
+            f"audit_leaves/{session_id}",
+            f"a stored record is not readable ({type(error).__name__}: {error}); "
+            "run 'ssoar verify' to find it",
+        ) from None
+
+
+def _read_record(session_id: str, leaf: Leaf) -> dict[str, Any]:
+    """Parse one leaf's record, which must be a JSON object with a type."""
+    try:
+        record = orjson.loads(leaf.record)
+    except orjson.JSONDecodeError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        raise VerificationError(
+            session_id,
+            f"audit_leaves/{leaf.leaf_index}",
+            "record is not an audit record; run 'ssoar verify' to check the database",
+        )
+    return record
+
+
+def _answer(
+    session_id: str,
+    records: list[tuple[Leaf, dict[str, Any]]],
+    session: dict[str, Any],
+    settlement: Any,
+    settlement_row: SettlementRow | None,
+) -> dict[str, Any]:
+    leaves = [leaf for leaf, _ in records]
     crossings = [
         (leaf, record) for leaf, record in records if record["type"] == "crossing"
     ]
@@ -53,8 +105,6 @@ def explain_session(store: Store, session_id: str) -> dict[str, Any]:
         if record["crossing"]["kind"] == "participant_admission"
         and record["decision"]["allowed"]
     }
-    settlement_row = store.settlement(session_id)
-    settlement = orjson.loads(settlement_row.record) if settlement_row else None
     answers: dict[str, Any] = {
         "what_crossed": [_what(record) for _, record in crossings],
         "who_admitted_it": [_who(record, admissions) for _, record in crossings],

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ssoar.errors import VerificationError
 from ssoar.store._sqlite import Store
 
 __all__ = ["LedgerReport", "build_report"]
@@ -98,8 +99,15 @@ def _money_json(
 def build_report(
     store: Store, *, tenant: str | None = None, session_ids: Sequence[str] | None = None
 ) -> LedgerReport:
-    """Add up the signed settlements of a tenant, of given sessions, or of all."""
-    query = "SELECT record FROM settlements"
+    """Add up the signed settlements of a tenant, of given sessions, or of all.
+
+    The records are read as stored; ``ssoar verify`` checks their signatures.
+
+    Raises:
+        VerificationError: If a stored settlement record is not JSON or lacks
+            a field the report adds up.
+    """
+    query = "SELECT session_id, record FROM settlements"
     parameters: list[str] = []
     if tenant is not None:
         query += " WHERE tenant = ?"
@@ -107,11 +115,28 @@ def build_report(
     query += " ORDER BY closed_at, session_id"
     wanted = set(session_ids) if session_ids is not None else None
     report = LedgerReport()
-    for (data,) in store.connection.execute(query, parameters):
-        record = orjson.loads(data)
-        if wanted is not None and record["session_id"] not in wanted:
+    for session_id, data in store.connection.execute(query, parameters):
+        if wanted is not None and session_id not in wanted:
             continue
-        _add(report, record)
+        try:
+            _add(report, orjson.loads(data))
+        except (
+            ValueError,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            AttributeError,
+        ) as error:
+            # Not JSON (orjson.JSONDecodeError is a ValueError), a missing field
+            # (LookupError), a field of another type (TypeError, AttributeError)
+            # or an amount that is not a decimal (decimal.InvalidOperation is an
+            # ArithmeticError).
+            raise VerificationError(
+                session_id,
+                f"settlements/{session_id}",
+                f"settlement record is not readable ({type(error).__name__}: "
+                f"{error}); run 'ssoar verify' to check the database",
+            ) from None
     return report
 
 

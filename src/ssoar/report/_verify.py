@@ -236,6 +236,13 @@ def _verify_settlement(
         raise VerificationError(
             session_id, name, "step 2: settlement record is not valid JSON"
         ) from None
+    if not isinstance(record, dict):
+        raise VerificationError(
+            session_id,
+            name,
+            "step 2: settlement record is the JSON value "
+            f"{orjson.dumps(record).decode()[:40]}, not an object",
+        )
     expected = (
         record.get("session_id"),
         record.get("tenant"),

@@ -24,6 +24,8 @@ __all__ = ["PAGE_SIZE", "SettlementRow", "Store"]
 _BUSY_TIMEOUT_MS = 10_000
 PAGE_SIZE = 16_384
 """SQLite page size of new databases, in bytes."""
+_QUERY_PARAMETERS_MAX = 500
+"""Bound parameters per query; SQLite before 3.32 allows at most 999."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,33 @@ class Store:
                 self.connection.executemany(TABLES[table].insert_sql, table_rows)
         self._write_settlement(settlement)
 
+    def write_new_session(
+        self,
+        leaves: Sequence[Leaf],
+        records: Sequence[Mapping[str, Any]],
+        settlement: SignedSettlement,
+    ) -> str | None:
+        """Write a settled session unless one of its rows repeats a stored key.
+
+        Call inside ``transaction()``. A session whose id, or one of whose
+        crossing ids, is already stored (by another process, or earlier in
+        the same transaction) is not written at all, and what the
+        transaction wrote before it is kept.
+
+        Returns:
+            None when the session was written, else SQLite's message naming
+            the table and column whose key repeats.
+        """
+        self.connection.execute("SAVEPOINT new_session")
+        try:
+            self.write_session(leaves, records, settlement)
+        except sqlite3.IntegrityError as error:
+            self.connection.execute("ROLLBACK TO new_session")
+            self.connection.execute("RELEASE new_session")
+            return str(error)
+        self.connection.execute("RELEASE new_session")
+        return None
+
     def _write_settlement(self, settlement: SignedSettlement) -> None:
         record = settlement.record
         self.connection.execute(
@@ -209,6 +238,20 @@ class Store:
             "SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)
         ).fetchone()
         return row is not None
+
+    def crossing_sessions(self, crossing_ids: Sequence[str]) -> dict[str, str]:
+        """Return the session of each of these crossing ids that is stored."""
+        found: dict[str, str] = {}
+        for start in range(0, len(crossing_ids), _QUERY_PARAMETERS_MAX):
+            chunk = crossing_ids[start : start + _QUERY_PARAMETERS_MAX]
+            marks = ", ".join("?" for _ in chunk)
+            cursor = self.connection.execute(
+                "SELECT crossing_id, session_id FROM crossings "
+                f"WHERE crossing_id IN ({marks})",
+                chunk,
+            )
+            found.update((row[0], row[1]) for row in cursor)
+        return found
 
     def session_ids(self, tenant: str | None = None) -> list[str]:
         """Return stored session ids, oldest first."""
