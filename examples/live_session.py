@@ -61,12 +61,17 @@ def main() -> None:
                 invoker=AGENT,
             ) as call:
                 call.complete(usage=fake_model_call(prompt))
-            print(f"model call {call.key}: charged {call.answer.charge}")
+            charge = call.answer.charge or {}
+            print(
+                f"model call {call.key}: charged {charge.get('amount')} "
+                f"{charge.get('currency')}"
+            )
         print(lookup_order("A-1001"))
         try:
             session.call_tool("issue_refund", invoker=AGENT, mutates_state=True)
         except ssoar.CrossingDenied as denied:
-            print(f"refund refused: {', '.join(denied.codes)}")
+            # Refused before it ran, the crossing still reconciles.
+            print(f"refund refused in time: {', '.join(denied.codes)}")
     record = session.settlement
     assert record is not None
     crossings = record["crossings"]

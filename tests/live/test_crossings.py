@@ -22,7 +22,7 @@ import msgspec
 import pytest
 
 from ssoar.config._settings import Settings, load_settings
-from ssoar.errors import Conflict, NotFound, SessionClosed
+from ssoar.errors import Conflict, NotFound, RequestError, SessionClosed
 from ssoar.live import (
     BeginCrossing,
     CompleteCrossing,
@@ -467,3 +467,36 @@ def test_default_policies_keep_jurisdictions(booth: LiveBooth) -> None:
 
     assert answer.allowed
     assert answer.route == "openai/eu-west-1/gpt-4.1-mini"
+
+
+def test_tool_call_target_is_its_tool(booth: LiveBooth) -> None:
+    """Leaving out the target or naming another tool cannot escape the grant."""
+    opened = booth.open_session(
+        TENANT,
+        OpenSession(
+            participants=[ParticipantSpec("agent:bot")],
+            grants=[GrantSpec("agent:bot", ["tool_call"], targets=["tool:search"])],
+        ),
+    )
+    request = BeginCrossing(
+        kind="tool_call",
+        actor="tool:refund",
+        invoker="agent:bot",
+        attributes={"mutates_state": True},
+    )
+    answer = booth.begin(TENANT, opened.session_id, request)
+    assert answer.allowed is False
+    codes = [reason.code for reason in answer.reasons]
+    assert codes == ["policy_denied", "authority_out_of_scope"]
+    with pytest.raises(RequestError) as mismatch:
+        booth.begin(
+            TENANT,
+            opened.session_id,
+            BeginCrossing(
+                kind="tool_call",
+                actor="tool:refund",
+                invoker="agent:bot",
+                target="tool:search",
+            ),
+        )
+    assert mismatch.value.field == "target"

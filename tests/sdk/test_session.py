@@ -467,3 +467,26 @@ def test_accessibility_needs_generic_template(booth_client: Client) -> None:
     assert discharged == [
         {"crossing_id": activation.crossing_id, "obligation": "deliver_stream"}
     ]
+
+
+def test_refused_admission_at_open_raises(tmp_path: Path) -> None:
+    """A session whose listed participant is refused is closed at once and raises."""
+    with ssoar.connect(
+        db=tmp_path / "refused.db", key_file=tmp_path / "refused.key", tenant="acme"
+    ) as client:
+        client.set_plan([ssoar.QuotaSpec("seats", "crossings", "1", scope="tenant")])
+        with pytest.raises(ssoar.CrossingDenied) as refused:
+            client.session(participants=["agent:one", "agent:two"])
+        assert refused.value.codes == ("entitlement_overdrawn",)
+        booth = client.booth
+        assert booth is not None
+        rows = booth.store.connection.execute(
+            "SELECT state, close_reason, error FROM live_sessions"
+        ).fetchall()
+    assert rows == [
+        (
+            "settled_unclean",
+            "error",
+            "the booth refused to admit agent:two when the session opened",
+        )
+    ]

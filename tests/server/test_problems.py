@@ -196,7 +196,7 @@ def test_superscript_limit_rejected(client: httpx.Client) -> None:
 # 400: malformed JSON
 
 
-@pytest.mark.parametrize("content", [b"{", b'{"labels": }', b"\xff\xfe", b""])
+@pytest.mark.parametrize("content", [b"{", b'{"labels": }', b"\xff\xfe"])
 def test_malformed_json_gets_400(client: httpx.Client, content: bytes) -> None:
     response = client.post(
         "/v1/sessions", content=content, headers={"content-type": "application/json"}
@@ -204,6 +204,24 @@ def test_malformed_json_gets_400(client: httpx.Client, content: bytes) -> None:
     problem = assert_problem(response, 400)
     assert problem["type"].endswith("/malformed-json")
     assert problem["detail"].startswith("the request body is not valid JSON")
+
+
+def test_empty_body_where_fields_required_gets_400(client: httpx.Client) -> None:
+    response = client.put(
+        "/v1/plan", content=b"", headers={"content-type": "application/json"}
+    )
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/malformed-json")
+
+
+def test_empty_body_takes_defaults(client: httpx.Client) -> None:
+    """Every field of an open request has a default, so no body opens a session."""
+    response = client.post("/v1/sessions", content=b"")
+    assert response.status_code == 201
+    session_id = response.json()["session_id"]
+    closed = client.post(f"/v1/sessions/{session_id}/close", content=b"")
+    assert closed.status_code == 200
+    assert closed.json()["close_reason"] == "closed"
 
 
 # 404 and 405: routing
@@ -457,3 +475,37 @@ def test_success_is_not_problem_json(client: httpx.Client) -> None:
     response = client.get("/v1/plan")
     assert response.status_code == 200
     assert response.headers["content-type"] != PROBLEM_TYPE
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "detail"),
+    [
+        (
+            {"quotas": [{"id": "a", "limit": "1"}]},
+            "quotas[0].unit",
+            "quotas[0].unit: required field 'unit' is missing",
+        ),
+        (
+            {"participant": []},
+            "participant",
+            "participant: unknown field 'participant'; did you mean 'participants'?",
+        ),
+        (
+            {"quotas": [{"id": "a", "unit": "dollars", "limit": "1"}]},
+            "quotas[0].unit",
+            "quotas[0].unit: 'dollars' is not one of tokens, money, crossings",
+        ),
+        (
+            {"quotas": [{"id": "a", "unit": "money", "limit": 1.5, "currency": "USD"}]},
+            "quotas[0].limit",
+            "quotas[0].limit: Expected `str`, got `float`; write amounts as quoted "
+            'decimal text, such as "1.50"',
+        ),
+    ],
+)
+def test_invalid_field_says_fix(
+    client: httpx.Client, body: dict[str, Any], field: str, detail: str
+) -> None:
+    problem = assert_problem(client.post("/v1/sessions", json=body), 422)
+    assert problem["field"] == field
+    assert problem["detail"] == detail

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from ssoar.audit._signing import SigningKey
 from ssoar.cli._terminal import terminal_text
+from ssoar.cli._words import counted
 from ssoar.config._settings import Settings, load_settings
 from ssoar.errors import SsoarError, VerificationError
 from ssoar.model._template import BUILTIN_TEMPLATES, load_template
@@ -202,7 +203,9 @@ def report_command(
     ] = None,
     session: Annotated[
         list[str] | None,
-        typer.Option("--session", help="Only these sessions (repeatable)."),
+        typer.Option(
+            "--session", metavar="SESSION_ID", help="Only these sessions (repeatable)."
+        ),
     ] = None,
     sessions_list: Annotated[
         bool, typer.Option("--sessions", help="Also list every session.")
@@ -267,7 +270,10 @@ def explain_command(
 @app.command("verify")
 def verify_command(
     session_ids: Annotated[
-        list[str] | None, typer.Argument(help="Sessions to verify; default all.")
+        list[str] | None,
+        typer.Argument(
+            metavar="[SESSION_ID]...", help="Sessions to verify; default all."
+        ),
     ] = None,
     public_key: Annotated[
         str | None,
@@ -327,9 +333,10 @@ def verify_command(
         _print_json(report.to_json())
     elif report.ok:
         stdout.print(
-            f"verified {report.sessions_checked} sessions: {report.leaves_checked} "
-            "audit records, "
-            f"{report.rows_checked} table rows; every root and signature matches"
+            f"verified {counted(report.sessions_checked, 'session')}: "
+            f"{counted(report.leaves_checked, 'audit record')}, "
+            f"{counted(report.rows_checked, 'table row')}; every root and signature "
+            "matches"
         )
     else:
         for failure in report.failures:

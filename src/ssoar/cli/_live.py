@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from ssoar.cli._app import (
     stderr,
     stdout,
 )
+from ssoar.cli._words import counted
 from ssoar.errors import SsoarError
 
 __all__ = ["api_key_app"]
@@ -38,7 +40,13 @@ _DEFAULT_PORT = 8700
 @app.command("serve")
 def serve_command(
     host: Annotated[
-        str, typer.Option(help="Address to listen on; 0.0.0.0 listens on every one.")
+        str,
+        typer.Option(
+            help=(
+                "Address to listen on; 0.0.0.0 listens on every interface (put a "
+                "TLS-terminating proxy in front of it)."
+            )
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = _DEFAULT_PORT,
     db: DbOption = None,
@@ -53,6 +61,13 @@ def serve_command(
     max_body: Annotated[
         int, typer.Option(help="Largest request body accepted, in bytes.")
     ] = 1_048_576,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help="debug, info (starts, stops and every refused request), "
+            "warning or error."
+        ),
+    ] = "info",
 ) -> None:
     """Run the booth as an HTTP service, with the sweeper inside it.
 
@@ -67,6 +82,15 @@ def serve_command(
     from ssoar.live._engine import LiveBooth
     from ssoar.server import ServiceLimits, build_app, tune_collector
 
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        _fail(
+            f"--log-level {log_level!r} is not a level",
+            "use debug, info, warning or error",
+        )
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(db=db, key_file=key_file)
     try:
         booth = LiveBooth(settings)
@@ -146,7 +170,8 @@ def sweep_command(
         )
         stdout.print(
             f"swept {record['session_id']}: {record['state']}, "
-            f"{len(record['exceptions'])} exception(s), exposure {exposure or '0'}"
+            f"{counted(len(record['exceptions']), 'exception')}, exposure "
+            f"{exposure or '0'}"
         )
 
 
@@ -157,6 +182,7 @@ def api_key_create_command(
         list[str],
         typer.Option(
             "--scope",
+            metavar="SCOPE",
             help="booth (ask the booth), read (read records), admin (plan and keys); "
             "repeat for several.",
         ),
@@ -210,11 +236,13 @@ def api_key_create_command(
 
 @api_key_app.command("revoke")
 def api_key_revoke_command(
-    key_id: Annotated[str, typer.Argument(help="The key id, from 'create'.")],
+    key_id: Annotated[
+        str, typer.Argument(metavar="KEY_ID", help="The key id, from 'create'.")
+    ],
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
     db: DbOption = None,
 ) -> None:
-    """Revoke an API key; a running service rejects it within a second.
+    """Revoke an API key; a running service refuses it within a second.
 
     \b
     Example: ssoar api-key revoke 0f1e2d3c4b5a6978 --tenant acme

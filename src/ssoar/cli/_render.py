@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ssoar.cli._terminal import terminal_safe, terminal_text
+from ssoar.cli._words import counted
 from ssoar.report._explain import QUESTIONS
 from ssoar.report._ledger import LedgerReport
 
@@ -106,20 +107,20 @@ def render_report(
     if report.crossings_with_unknown_price:
         console.print(
             "exposure leaves out the money at risk of "
-            f"{report.crossings_with_unknown_price} "
-            "crossing(s) whose price is unknown"
+            f"{counted(report.crossings_with_unknown_price, 'crossing')} whose "
+            "price is unknown"
         )
     if report.crossings_without_money_at_risk:
         console.print(
-            f"{report.crossings_without_money_at_risk} unreconciled crossing(s) "
-            "carry no money at risk: they meter no charge, or their charge "
+            counted(report.crossings_without_money_at_risk, "unreconciled crossing")
+            + " carry no money at risk: they meter no charge, or their charge "
             "is not known; 'ssoar explain SESSION' shows which"
         )
     flops = f"compute: {report.flops_known:.3e} FLOPs estimated"
     if report.crossings_with_unknown_flops:
         flops += (
-            f"; {report.crossings_with_unknown_flops} crossing(s) name a model "
-            "of unknown size"
+            f"; {counted(report.crossings_with_unknown_flops, 'crossing')} "
+            "name a model of unknown size"
         )
     console.print(flops)
     tokens = _table(
@@ -145,9 +146,12 @@ def render_report(
         # Session ids print whole; the other columns wrap around them.
         sessions_table.columns[0].no_wrap = True
         for row in map(terminal_safe, report.session_rows):
+            state = row["state"]
+            if row["close_reason"] in ("error", "swept"):
+                state = f"{state} ({row['close_reason']})"
             sessions_table.add_row(
                 row["session_id"],
-                row["state"],
+                state,
                 str(row["crossings"]),
                 str(row["reconciled"]),
                 str(row["exceptions"]),
@@ -312,7 +316,8 @@ def _ledgers(console: Console, rows: list[dict[str, Any]]) -> None:
         parts.append(f"billing {usage} + toll {toll['amount']} {toll['currency']}")
         if "entitlement" in ledgers:
             parts.append(
-                f"entitlement {len(ledgers['entitlement']['postings'])} postings"
+                "entitlement "
+                + counted(len(ledgers["entitlement"]["postings"]), "posting")
             )
         parts.append(f"authority {ledgers['authority']['status']}")
         parts.extend(
@@ -344,6 +349,8 @@ def _settled(console: Console, answer: dict[str, Any]) -> None:
         f"{answer['signed_by']}: {crossings['reconciled']} of {crossings['total']} "
         "crossings reconciled"
     )
+    if answer.get("close_error"):
+        console.print(Text(f"  closed because: {answer['close_error']}"))
     for currency, values in answer["totals"]["billing"].items():
         console.print(
             f"  billed {values['usage']} {currency}; tolls collected "

@@ -525,7 +525,7 @@ class LiveBooth:
     ) -> SessionAnswer:
         row = self.store.connection.execute(
             "SELECT tenant, template, opened_at, last_activity_at, idle_deadline, "
-            "lifetime_deadline FROM live_sessions WHERE session_id = ?",
+            "lifetime_deadline, error FROM live_sessions WHERE session_id = ?",
             (session_id,),
         ).fetchone()
         count = self.store.connection.execute(
@@ -540,6 +540,7 @@ class LiveBooth:
             idle_deadline=row[4],
             lifetime_deadline=row[5],
             close_reason=close_reason,
+            close_error=row[6],
             crossings=count,
             participants=[],
         )
@@ -558,6 +559,7 @@ class LiveBooth:
             ),
             lifetime_deadline=format_time(live.lifetime_deadline),
             close_reason=close_reason,
+            close_error=None,
             crossings=len(live.crossings),
             participants=[
                 self._answer(item)
@@ -1681,7 +1683,7 @@ class LiveBooth:
                 ),
             )
         settlement, _ = book.close(
-            reason=reason, closed_at=now, settled_at=now, key=self.key
+            reason=reason, closed_at=now, settled_at=now, key=self.key, error=error
         )
         # The closing crossing counts against quotas that count every kind.
         closure = book.outcomes[-1]

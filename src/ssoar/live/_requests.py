@@ -124,6 +124,12 @@ def check_webhook(url: str) -> None:
 
 
 def decimal_field(text: str, field: str) -> Decimal:
+    if not isinstance(text, str):
+        raise RequestError(
+            field,
+            f"{text!r} is a {type(text).__name__}; write amounts as decimal text, "
+            'such as "1.50", so no digit is lost to binary floating point',
+        )
     try:
         value = Decimal(text)
     except InvalidOperation:

@@ -283,6 +283,8 @@ class SessionAnswer(Struct):
     idle_deadline: str
     lifetime_deadline: str
     close_reason: str | None
+    close_error: str | None
+    """Why the session closed on an error or was swept."""
     crossings: int
     participants: list[CrossingAnswer]
     """The admission crossings made when the session opened."""

@@ -44,6 +44,11 @@ def explain_session(store: Store, session_id: str) -> dict[str, Any]:
     """
     leaves = store.leaves(session_id)
     if not leaves:
+        if store.is_open_live_session(session_id):
+            raise SessionError(
+                f"session {session_id!r} is still open in the live booth; it can "
+                "be explained and proved once it closes"
+            )
         raise SessionError(
             f"session {session_id!r} is not stored; list sessions with 'ssoar report'"
         )
@@ -266,6 +271,7 @@ def _settled(settlement: dict[str, Any] | None, row: Any) -> dict[str, Any]:
     return {
         "state": settlement["state"],
         "close_reason": settlement["close_reason"],
+        "close_error": settlement.get("close_error"),
         "closed_at": settlement["closed_at"],
         "settled_at": settlement["settled_at"],
         "crossings": settlement["crossings"],

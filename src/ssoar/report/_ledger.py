@@ -190,6 +190,7 @@ def _add(report: LedgerReport, record: dict[str, Any]) -> None:
             "session_id": record["session_id"],
             "state": record["state"],
             "close_reason": record["close_reason"],
+            "close_error": record.get("close_error"),
             "closed_at": record["closed_at"],
             "crossings": crossings["total"],
             "reconciled": crossings["reconciled"],

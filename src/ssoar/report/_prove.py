@@ -31,6 +31,11 @@ def prove_record(
     """
     leaves = store.leaves(session_id)
     if not leaves:
+        if store.is_open_live_session(session_id):
+            raise SessionError(
+                f"session {session_id!r} is still open in the live booth; it can "
+                "be explained and proved once it closes"
+            )
         raise SessionError(
             f"session {session_id!r} is not stored; list sessions with 'ssoar report'"
         )

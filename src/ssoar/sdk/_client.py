@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ssoar.errors import CrossingDenied
 from ssoar.live._engine import LiveBooth
 from ssoar.live._wire import (
     GrantSpec,
@@ -13,6 +14,7 @@ from ssoar.live._wire import (
     ParticipantSpec,
     QuotaSpec,
 )
+from ssoar.model._session import CloseReason
 from ssoar.sdk._session import Session
 from ssoar.sdk._transport import HttpTransport, LocalTransport, Transport
 
@@ -49,6 +51,10 @@ class Client:
         """Open a session: admit its participants, issue its grants, open its quotas.
 
         Use the result as a context manager: leaving the block settles it.
+
+        Raises:
+            CrossingDenied: If the booth refused to admit a listed participant;
+                the session is then closed at once, as unclean.
         """
         answer = self.transport.open_session(
             OpenSession(
@@ -71,7 +77,23 @@ class Client:
                 webhook_url=webhook_url,
             )
         )
-        return Session(self.transport, answer)
+        session = Session(self.transport, answer)
+        refused = [item for item in answer.participants if not item.allowed]
+        if refused:
+            # A session whose declared participants were refused cannot run
+            # as declared: settle it now and say why.
+            first = refused[0]
+            session.close(
+                reason=CloseReason.ERROR,
+                error=f"the booth refused to admit {first.actor} when the session "
+                "opened",
+            )
+            raise CrossingDenied(
+                first.crossing_id,
+                tuple((reason.code, reason.message) for reason in first.reasons),
+                tuple(first.policy_ids),
+            )
+        return session
 
     def set_plan(self, quotas: Iterable[QuotaSpec]) -> list[QuotaSpec]:
         """Replace the tenant plan's quotas, shared by every new session."""

@@ -179,9 +179,14 @@ class Session:
 
     @property
     def state(self) -> str:
-        """The settled state once closed, else ``open``."""
+        """The settled state once closed (or ``closed`` when only that is
+        known), else ``open``."""
         if self.settlement is not None:
             return str(self.settlement["state"])
+        if self.notice is not None:
+            return self.notice.state
+        if self.closed.is_set():
+            return "closed"
         return "open"
 
     def _on_notice(self, notice: SessionNotice) -> None:

@@ -157,8 +157,8 @@ class HttpTransport:
             )
         except httpx.HTTPError as error:
             raise BoothUnavailable(
-                f"cannot reach the booth at {self.base_url}: {error}; the crossing "
-                "is refused until it answers"
+                f"cannot reach the booth at {self.base_url}: {error}; the request "
+                "is refused until the booth answers"
             ) from None
         if response.status_code >= 400:
             raise _problem_error(response)
@@ -265,7 +265,9 @@ def _problem_error(response: httpx.Response) -> SsoarError:
             )
         return Conflict(detail)
     if status in (400, 413, 422):
-        return RequestError(str(problem.get("field") or "body"), detail)
+        field = str(problem.get("field") or "body")
+        # The service's detail already starts with the field.
+        return RequestError(field, detail.removeprefix(f"{field}: "))
     if status == 503:
         return BoothUnavailable(detail)
     return SsoarError(f"HTTP {status}: {detail}")

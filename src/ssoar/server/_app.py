@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import gc
 import logging
 import re
@@ -47,11 +48,15 @@ from ssoar.live._wire import (
     BeginCrossing,
     CompleteCrossing,
     CrossingAnswer,
+    GrantLimit,
     GrantSpec,
     OpenSession,
     ParticipantSpec,
     PlanQuotas,
+    QuotaSpec,
+    RouteSpec,
     SessionAnswer,
+    UsageReport,
 )
 from ssoar.model._session import CloseReason
 from ssoar.server._schemas import (
@@ -79,6 +84,19 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _CALLER_CACHE_SECONDS = 1.0
 _CALLER_CACHE_SIZE_MAX = 10_000
+_NAMED_FIELD = re.compile(
+    r"^Object (contains unknown field|missing required field) `(.+)`$"
+)
+_ENUM_VALUE = re.compile(r"^Invalid enum value ('.*')$")
+_ENUM_VALUES = {
+    "unit": ("tokens", "money", "crossings"),
+    "scope": ("session", "participant", "tenant"),
+    "window": ("none", "daily", "weekly", "monthly"),
+    "outcome": ("completed", "failed"),
+    "reason": ("closed", "error"),
+    "scopes": ("booth", "read", "admin"),
+}
+"""The allowed values of each enumerated request field, for error messages."""
 _FIELD_PATTERN = re.compile(r" - at (`key` in )?`\$\.?(.*)`$")
 """The path msgspec appends to a validation error, for a value or a dict key."""
 
@@ -296,6 +314,11 @@ class _ProblemError(Exception):
         self.headers: dict[str, str] = {}
 
 
+def body_is_optional(struct: type[msgspec.Struct]) -> bool:
+    """Whether every field of a request body has a default, so it may be left out."""
+    return len(struct.__struct_defaults__) == len(struct.__struct_fields__)
+
+
 def tune_collector() -> None:
     """Keep garbage collection pauses out of request latency in a service process.
 
@@ -334,9 +357,11 @@ def build_app(booth: LiveBooth, limits: ServiceLimits | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_sweep_forever(service))
+        _LOG.info("booth service started on database %s", booth.settings.db)
         try:
             yield
         finally:
+            _LOG.info("booth service stopping")
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -398,7 +423,7 @@ def _too_large(limit: int) -> Problem:
         title="Request body too large",
         status=413,
         detail=f"the request body is larger than {limit} bytes; send less, or "
-        "raise the service's max_body_bytes",
+        "start the service with a larger --max-body",
     )
 
 
@@ -430,17 +455,21 @@ def _endpoint(
     service: _Service, spec: Endpoint, handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
     decoder = msgspec.json.Decoder(spec.body) if spec.body is not None else None
+    body_optional = spec.body is not None and body_is_optional(spec.body)
 
     async def endpoint(request: Request) -> Response:
+        caller: Caller | None = None
         try:
-            caller = None
             if spec.scope is not None:
                 caller = _authorise(service, request, spec.scope)
             body = None
             if decoder is not None:
                 raw = await request.body()
+                if not raw and body_optional:
+                    # Every field has a default, so no body means all defaults.
+                    raw = b"{}"
                 try:
-                    body = decoder.decode(raw or b"")
+                    body = decoder.decode(raw)
                 except msgspec.ValidationError as error:
                     raise _invalid(str(error)) from None
                 except msgspec.DecodeError as error:
@@ -452,13 +481,18 @@ def _endpoint(
                     ) from None
             result = await handler(request, caller, body)
         except _ProblemError as error:
+            _log_problem(request, caller, error.problem)
             return _problem_response(error.problem, error.headers)
         except _BodyTooLarge:
             # A chunked body has no Content-Length, so the limit is found
             # while reading it, inside the endpoint.
-            return _problem_response(_too_large(service.limits.max_body_bytes))
+            problem = _too_large(service.limits.max_body_bytes)
+            _log_problem(request, caller, problem)
+            return _problem_response(problem)
         except SsoarError as error:
-            return _problem_response(_problem_of(error))
+            problem = _problem_of(error)
+            _log_problem(request, caller, problem)
+            return _problem_response(problem)
         except Exception:
             _LOG.exception("%s %s failed", request.method, request.url.path)
             return _problem_response(
@@ -519,16 +553,49 @@ def _authorise(service: _Service, request: Request, scope: str) -> Caller:
     return caller
 
 
+def _log_problem(request: Request, caller: Caller | None, problem: Problem) -> None:
+    """Log a refused request: warnings for the server's side, info for the caller's."""
+    level = logging.WARNING if problem.status >= 500 else logging.INFO
+    _LOG.log(
+        level,
+        "%s %s -> %d %s (key %s, session %s)",
+        request.method,
+        request.url.path,
+        problem.status,
+        problem.type.rsplit("/", 1)[-1],
+        caller.key_id if caller is not None else "-",
+        request.path_params.get("session_id", "-"),
+    )
+
+
 def _invalid(message: str) -> _ProblemError:
+    """Turn a msgspec validation message into a problem naming the field and fix."""
     match = _FIELD_PATTERN.search(message)
-    field_path = match.group(2) if match else None
+    field_path = match.group(2) if match else ""
     detail = _FIELD_PATTERN.sub("", message)
     if match and match.group(1):
         detail = f"a key: {detail}"
+    named = _NAMED_FIELD.match(detail)
+    if named is not None:
+        # The message names a field inside the object at the path.
+        problem, name = named.groups()
+        field_path = f"{field_path}.{name}" if field_path else name
+        if problem == "contains unknown field":
+            detail = f"unknown field {name!r}" + _did_you_mean(name)
+        else:
+            detail = f"required field {name!r} is missing"
     for pattern, meaning in PATTERN_MEANINGS.items():
         regex = f"Expected `str` matching regex {pattern!r}"
         if regex in detail:
             detail = detail.replace(regex, f"expected {meaning}")
+    if detail.startswith(("Expected `str`, got `float`", "Expected `str`, got `int`")):
+        detail += '; write amounts as quoted decimal text, such as "1.50"'
+    enum = _ENUM_VALUE.match(detail)
+    if enum is not None:
+        last = re.sub(r"\[\d+\]$", "", field_path.rsplit(".", 1)[-1])
+        allowed = _ENUM_VALUES.get(last)
+        if allowed:
+            detail = f"{enum.group(1)} is not one of {', '.join(allowed)}"
     return _ProblemError(
         422,
         "invalid-field",
@@ -536,6 +603,36 @@ def _invalid(message: str) -> _ProblemError:
         f"{field_path or 'body'}: {detail}",
         field=field_path or None,
     )
+
+
+_WIRE_FIELDS = sorted(
+    {
+        name
+        for struct in (
+            OpenSession,
+            ParticipantSpec,
+            GrantSpec,
+            GrantLimit,
+            QuotaSpec,
+            BeginCrossing,
+            RouteSpec,
+            CompleteCrossing,
+            UsageReport,
+            AttemptReport,
+            PlanQuotas,
+            CloseRequest,
+            ApiKeyRequest,
+        )
+        for name in struct.__struct_fields__
+    }
+)
+
+
+def _did_you_mean(name: str) -> str:
+    # The name may be a field of another request struct; suggest a different one.
+    candidates = [field for field in _WIRE_FIELDS if field != name]
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _problem_of(error: SsoarError) -> Problem:
@@ -784,7 +881,11 @@ def _handlers(service: _Service) -> dict[str, Handler]:
 
         def read(store: Store) -> Any:
             _check_owner(store, session_id, tenant(caller))
-            return prove_record(store, session_id, record_id).to_json()
+            wanted = record_id
+            if not any(leaf.record_id == wanted for leaf in store.leaves(session_id)):
+                # A crossing's key alone, as the crossing endpoints take it.
+                wanted = f"{session_id}/{record_id}"
+            return prove_record(store, session_id, wanted).to_json()
 
         return await _read(service, read)
 

@@ -118,8 +118,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
+        from ssoar.server._app import body_is_optional
+
         operation["requestBody"] = {
-            "required": True,
+            "required": not body_is_optional(endpoint.body),
             "content": {"application/json": {"schema": {"$ref": _ref(endpoint.body)}}},
         }
     responses: dict[str, Any] = {}

@@ -288,6 +288,7 @@ class SessionBook:
         closed_at: datetime,
         settled_at: datetime,
         key: SigningKey,
+        error: str | None = None,
     ) -> tuple[SignedSettlement, dict[str, list[SettlementException]]]:
         """Close the session: release reservations, revoke grants, settle and sign.
 
@@ -321,6 +322,7 @@ class SessionBook:
             merkle_root=self.log.root(),
             tree_size=self.log.size,
             policy_digest=self.booth.policies.digest,
+            close_error=error,
         )
         return sign_settlement(record, key), exceptions
 

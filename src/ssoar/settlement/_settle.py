@@ -70,6 +70,7 @@ def build_settlement(
     merkle_root: bytes,
     tree_size: int,
     policy_digest: str,
+    close_error: str | None = None,
 ) -> dict[str, Any]:
     """Build the settlement record of a closed session.
 
@@ -78,6 +79,7 @@ def build_settlement(
             crossing reconciled when its list is empty.
         transfers: Every entitlement transfer on the session's accounts:
             reservations, postings and the releases at close.
+        close_error: Why a session closed on an error or was swept.
     """
     every_exception = [
         item
@@ -95,7 +97,7 @@ def build_settlement(
         if not exceptions[outcome.crossing.crossing_id]
     }
     revoked_ids = set(revoked)
-    return {
+    record: dict[str, Any] = {
         "format": SETTLEMENT_FORMAT,
         "type": "settlement",
         "session_id": session.session_id,
@@ -131,6 +133,11 @@ def build_settlement(
         "merkle_root": merkle_root.hex(),
         "tree_size": tree_size,
     }
+    if close_error is not None:
+        # Only sessions closed on an error carry it, so other records keep
+        # the fields they always had.
+        record["close_error"] = close_error
+    return record
 
 
 def sign_settlement(record: Mapping[str, Any], key: SigningKey) -> SignedSettlement:

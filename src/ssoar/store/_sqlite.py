@@ -232,6 +232,13 @@ class Store:
 
     # Reading
 
+    def is_open_live_session(self, session_id: str) -> bool:
+        """Whether a live session of this id is still open in the booth."""
+        row = self.connection.execute(
+            "SELECT state FROM live_sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return row is not None and row[0] == "open"
+
     def has_session(self, session_id: str) -> bool:
         """Whether a session with this id is stored."""
         row = self.connection.execute(
