@@ -622,3 +622,20 @@ def test_import_template_policies_decide(real_data: Any, tmp_path: Path) -> None
         }
     assert decided == {'["custom.model.permit"]'}
     assert files == {"base.cedar"}
+
+
+def test_policy_check_reads_template_policies_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSOAR_TEMPLATE_POLICIES replaces the defaults, as --template-policies does."""
+    bad = tmp_path / "bad.cedar"
+    bad.write_text(
+        '@id("x") permit(principal, action, resource) when { context.nosuch };\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SSOAR_TEMPLATE_POLICIES", str(bad))
+    result = invoke("policy", "check")
+    assert result.exit_code == 1
+    assert f"error: {bad}:1: does not validate against the schema" in _flat(
+        result.stderr
+    )

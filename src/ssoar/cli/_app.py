@@ -467,8 +467,11 @@ def policy_check_command(
     from ssoar._runtime import compile_policies
 
     try:
-        loaded = load_template(template or _settings().template)
-        policies = compile_policies(loaded, path, template_policies=template_policies)
+        settings = _settings(template_policies=template_policies)
+        loaded = load_template(template or settings.template)
+        policies = compile_policies(
+            loaded, path, template_policies=settings.template_policies
+        )
     except SsoarError as error:
         if json_output:
             _print_json({"ok": False, "error": str(error)})
