@@ -94,20 +94,11 @@ def run_baseline(source: Path, database: Path) -> tuple[int, float]:
             "('schema_migrations', 'sqlite_sequence')"
         )
     ]
-    # The live booth's tables stay empty in an import.
+    # The live booth's tables (tenants, keys, plans, live_*) stay empty in
+    # an import, and only the import's tables are keyed by session.
+    live = {"tenants", "api_keys", "plan_quotas"}
     tables = [
-        table
-        for table in tables
-        if table == "policy_sets"
-        or any(
-            column[1] == "session_id"
-            for column in reader.execute(f"PRAGMA table_info({table})")
-        )
-    ]
-    tables = [
-        table
-        for table in tables
-        if table in ("policy_sets",) or not table.startswith("live_")
+        table for table in tables if table not in live and not table.startswith("live_")
     ]
     sessions = [
         row[0]

@@ -7,11 +7,16 @@ from typing import Any
 
 import cedarpy
 
-from ssoar.model._crossing import Target
+from ssoar.model._crossing import Crossing, Target
 from ssoar.model._participant import Participant
 from ssoar.model._session import Session
 
-__all__ = ["DECISION_MEMO_SIZE_MAX", "SessionEntities", "target_entity_type"]
+__all__ = [
+    "DECISION_MEMO_SIZE_MAX",
+    "SessionEntities",
+    "target_attributes",
+    "target_entity_type",
+]
 
 DECISION_MEMO_SIZE_MAX = 4096
 """Most policy evaluations one session remembers before it starts afresh."""
@@ -25,6 +30,18 @@ _TARGET_TYPES = {
     "data_source": "DataSource",
     "participant": "Participant",
 }
+
+
+def target_attributes(target: Target, crossing: Crossing) -> dict[str, str]:
+    """Return the Cedar attributes of a crossing's target: its name, and a
+    model's provider."""
+    if target.target_type == "model":
+        provider = crossing.attributes.get("provider")
+        return {
+            "provider": provider if isinstance(provider, str) else "",
+            "name": target.target_id,
+        }
+    return {"name": target.target_id}
 
 
 def target_entity_type(target: Target) -> str:

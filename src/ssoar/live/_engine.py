@@ -1,10 +1,10 @@
 """The live booth: sessions opened, crossings decided and reserved, sessions settled.
 
 ``LiveBooth`` is the booth in the path of running code. The SDK calls it in
-process and the HTTP service calls it for remote clients; both get the same
-answers. Each change is an operation run under group commit (see
-``ssoar.live._commit``): a caller hears the booth's answer only once the
-answer, and any reservation it made, is durable.
+process and the HTTP service calls it for remote clients, and both get the
+same results. Each change is an operation run under group commit (see
+``ssoar.live._commit``): a caller gets the booth's decision only once the
+decision, and any reservation it made, is durable.
 
 Several booth processes may share one SQLite file. Each keeps open sessions
 and balances in memory and, at the start of every write transaction, asks
@@ -29,7 +29,7 @@ import orjson
 
 from ssoar.audit._signing import SigningKey
 from ssoar.booth._booth import Booth, BoothFacts
-from ssoar.booth._entities import SessionEntities
+from ssoar.booth._entities import SessionEntities, target_attributes
 from ssoar.config._settings import Settings
 from ssoar.errors import (
     Conflict,
@@ -80,7 +80,6 @@ from ssoar.live._requests import (
     participant_class_of,
     replace_struct,
     request_fingerprint,
-    target_attributes,
 )
 from ssoar.live._routing import Candidate, cost_order, record_routes
 from ssoar.live._session import LiveCrossing, LiveSession
@@ -279,7 +278,7 @@ class LiveBooth:
         self._activity.clear()
 
     def run(self, operation: Callable[[], T]) -> T:
-        """Run an operation under group commit and return its durable answer."""
+        """Run an operation under group commit; return its result once it is durable."""
         return self.commit.call(operation)
 
     @property
@@ -317,7 +316,7 @@ class LiveBooth:
     def begin(
         self, tenant: str, session_id: str, request: BeginCrossing
     ) -> CrossingAnswer:
-        """Ask the booth before a crossing; an admitted one holds its reservation."""
+        """Decide a crossing before it runs; an admitted one keeps its reservation."""
         return self.run(lambda: self._begin_op(tenant, session_id, request))
 
     def attempt(
@@ -353,11 +352,11 @@ class LiveBooth:
                 return closed
 
     def session(self, tenant: str, session_id: str) -> SessionAnswer:
-        """Return where an open or closed session stands."""
+        """Return the state of an open or closed session."""
         return self.run(lambda: self._session_op(tenant, session_id))
 
     def crossing(self, tenant: str, session_id: str, key: str) -> CrossingAnswer:
-        """Return where a crossing of an open session stands."""
+        """Return the state of a crossing of an open session."""
         return self.run(lambda: self._crossing_op(tenant, session_id, key))
 
     def set_plan(self, tenant: str, quotas: Sequence[QuotaSpec]) -> list[QuotaSpec]:
@@ -383,6 +382,7 @@ class LiveBooth:
                 f"session id {session_id!r} is already in use; choose another id, "
                 "or leave session_id out to get a new one"
             )
+
         template_name = request.template or self.settings.template
         booth = self._booth(template_name)
         template = booth.template
@@ -401,10 +401,12 @@ class LiveBooth:
         for index, spec in enumerate(request.participants):
             participant_class_of(spec.id, f"participants[{index}].id")
             check_kinds(spec.scope, template, f"participants[{index}].scope")
+
         idle = request.idle_timeout_seconds or template.idle_timeout_seconds
         lifetime = request.max_lifetime_seconds or template.max_lifetime_seconds
         if request.webhook_url is not None:
             check_webhook(request.webhook_url)
+
         session = Session(
             session_id=session_id,
             tenant=tenant,
@@ -432,6 +434,7 @@ class LiveBooth:
             ),
             generation=self._generation,
         )
+
         # Grants are checked before anything shared changes: a request with a
         # bad grant opens nothing.
         grants = [
@@ -444,6 +447,7 @@ class LiveBooth:
                 scratch.issue(grant)
             except DelegationError as error:
                 raise RequestError("grants", str(error)) from None
+
         self._sessions[session_id] = live
         self._event(
             live,
@@ -475,6 +479,7 @@ class LiveBooth:
                 request.webhook_url,
             ),
         )
+
         for spec in request.participants:
             self._admit(live, spec, now)
         for grant, limit in grants:
@@ -587,23 +592,14 @@ class LiveBooth:
         """Return an open session that may take new crossings.
 
         A session past its idle timeout or lifetime is closed here, as the
-        sweeper would close it, instead of taking more work until the next
-        sweep; then the request is refused.
+        sweeper would close it, so it takes no more work while it waits for
+        the next sweep. The request is then refused.
         """
         live = self._live(tenant, session_id)
         now = self.clock()
-        idle_deadline = live.last_activity + timedelta(
-            seconds=live.idle_timeout_seconds
-        )
-        if now < live.lifetime_deadline and now < idle_deadline:
+        why = _expiry(live, now)
+        if why is None:
             return live
-        why = (
-            "past its maximum lifetime, which ended at "
-            f"{format_time(live.lifetime_deadline)}"
-            if now >= live.lifetime_deadline
-            else f"idle past its timeout of {live.idle_timeout_seconds} seconds, "
-            f"which ended at {format_time(idle_deadline)}"
-        )
         record = self._settle(live, CloseReason.SWEPT, why, now)
         raise SessionClosed(session_id, str(record["state"]), CloseReason.SWEPT.value)
 
@@ -696,8 +692,9 @@ class LiveBooth:
         """Record activity; the stored idle deadline moves at most once a second.
 
         Writing it on every crossing would add a statement to every batch.
-        The sweeper reads the deadline stored, so a session can be swept up to
-        a second before its idle timeout has fully passed, never later.
+        A process sweeps by its own record of a session's last activity, which
+        for crossings made by another process is the stored one, so a session
+        can then be swept up to a second early, never late.
         """
         if now <= live.last_activity:
             return
@@ -980,8 +977,8 @@ class LiveBooth:
             None,
         )
         if chosen is None:
-            # Nothing is allowed: answer with the cheapest route that only a
-            # quota or a price stopped, so the caller learns what to change.
+            # Nothing is allowed. Return the cheapest route that only a quota
+            # or a price stopped, so the caller learns what to change.
             chosen = next(
                 (
                     item
@@ -1158,7 +1155,9 @@ class LiveBooth:
     ) -> Candidate:
         """Check authority and entitlement for one way to run a crossing."""
         if crossing.target is not None:
-            live.entities.add_target(crossing.target, target_attributes(crossing))
+            live.entities.add_target(
+                crossing.target, target_attributes(crossing.target, crossing)
+            )
         authority = self._authority(live, crossing)
         holder = crossing.authority_holder_id
         requests: list[tuple[Account, Decimal]] = []
@@ -1620,18 +1619,15 @@ class LiveBooth:
             (now, now, _SWEEP_BATCH),
         ).fetchall()
         closed = []
-        for session_id, tenant, idle_deadline, lifetime_deadline in rows:
+        for session_id, tenant, _, _ in rows:
             try:
                 live = self._live(tenant, session_id)
             except SessionClosed:
                 continue
-            why = (
-                f"past its maximum lifetime, which ended at {lifetime_deadline}"
-                if lifetime_deadline <= now
-                else f"idle past its timeout of {live.idle_timeout_seconds} seconds, "
-                f"which ended at {idle_deadline}"
-            )
-            closed.append(self._settle(live, CloseReason.SWEPT, why, self.clock()))
+            instant = self.clock()
+            why = _expiry(live, instant)
+            if why is not None:
+                closed.append(self._settle(live, CloseReason.SWEPT, why, instant))
         return closed
 
     def _settle(
@@ -1762,6 +1758,22 @@ class LiveBooth:
 
 
 # Helpers
+
+
+def _expiry(live: LiveSession, now: datetime) -> str | None:
+    """Return why a session is past its idle timeout or lifetime, or None."""
+    if now >= live.lifetime_deadline:
+        return (
+            "past its maximum lifetime, which ended at "
+            f"{format_time(live.lifetime_deadline)}"
+        )
+    idle_deadline = live.last_activity + timedelta(seconds=live.idle_timeout_seconds)
+    if now >= idle_deadline:
+        return (
+            f"idle past its timeout of {live.idle_timeout_seconds} seconds, "
+            f"which ended at {format_time(idle_deadline)}"
+        )
+    return None
 
 
 def _not_found(session_id: str) -> NotFound:

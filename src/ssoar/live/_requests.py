@@ -17,7 +17,7 @@ import msgspec
 
 from ssoar.errors import RequestError
 from ssoar.live._wire import BeginCrossing
-from ssoar.model._crossing import AttributeValue, Crossing, Target
+from ssoar.model._crossing import AttributeValue, Target
 from ssoar.model._participant import ParticipantClass
 from ssoar.model._template import Template
 
@@ -34,7 +34,6 @@ __all__ = [
     "participant_class_of",
     "replace_struct",
     "request_fingerprint",
-    "target_attributes",
 ]
 
 PARTICIPANT_PREFIXES: Mapping[str, ParticipantClass] = {
@@ -162,15 +161,3 @@ def parse_target(text: str | None, field: str) -> Target | None:
             f"{', '.join(sorted(_TARGET_TYPES))}",
         )
     return Target(target_type, target_id)
-
-
-def target_attributes(crossing: Crossing) -> dict[str, str]:
-    target = crossing.target
-    assert target is not None
-    if target.target_type == "model":
-        provider = crossing.attributes.get("provider")
-        return {
-            "provider": provider if isinstance(provider, str) else "",
-            "name": target.target_id,
-        }
-    return {"name": target.target_id}

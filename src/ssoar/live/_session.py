@@ -1,4 +1,4 @@
-"""An open live session as a booth process holds it in memory.
+"""An open live session, as a booth process keeps it in memory.
 
 A ``LiveSession`` is rebuilt from the session's event log and kept up to
 date as events are added, by this process or, after a catch-up read, by
@@ -54,7 +54,7 @@ class LiveCrossing:
     """One crossing of a live session: its decision, reservations and end."""
 
     crossing: Crossing
-    """The crossing as it stands: open, then completed or failed; or denied."""
+    """The crossing in its current state: open, then completed or failed; or denied."""
     decision: Decision
     authority: AuthorityCheck
     fingerprint: str
@@ -77,7 +77,7 @@ class LiveCrossing:
         return self.crossing.crossing_id.removeprefix(self.crossing.session_id + "/")
 
     def pending(self) -> dict[str, Decimal]:
-        """Each reservation not yet posted or released, with the amount it holds."""
+        """Return each reservation not yet posted or released, with its amount."""
         resolved = {
             transfer.reservation_id
             for transfer in self.transfers
@@ -91,7 +91,7 @@ class LiveCrossing:
         }
 
     def amounts(self, phase: TransferPhase) -> dict[str, str]:
-        """The amount of each account's transfers in one phase, as text."""
+        """Return the total of each account's transfers in one phase, as text."""
         sums: dict[str, Decimal] = {}
         for transfer in self.transfers:
             if transfer.phase is phase:
@@ -141,8 +141,8 @@ class LiveSession:
     def accounts_for(self, kind: str, holder: str, at: datetime) -> list[Account]:
         """Return the quota accounts a crossing of ``kind`` by ``holder`` draws on.
 
-        The list holds until the earliest window among them ends, so it is
-        built once per kind and holder and window, not once per crossing.
+        The list is valid until the earliest window among them ends, so it is
+        built once per kind, holder and window, not once per crossing.
         """
         key = (kind, holder)
         cached = self._accounts_by_holder.get(key)

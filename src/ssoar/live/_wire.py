@@ -1,4 +1,4 @@
-"""The requests and answers of the live booth, shared by the SDK and the HTTP service.
+"""Request and response bodies of the live booth, shared by the SDK and the service.
 
 Each request is a msgspec struct: the HTTP service decodes request bodies
 straight into them, the OpenAPI document is generated from them, and the
@@ -55,7 +55,7 @@ PATTERN_MEANINGS = {
     CURRENCY_PATTERN: "an ISO 4217 currency code in capitals, such as USD",
     KIND_PATTERN: "a crossing kind in lowercase, such as model_invocation",
 }
-"""What each pattern of a request field means, for error messages."""
+"""The meaning of each request field pattern, for error messages."""
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN)]
 SessionId = Annotated[str, Meta(pattern=SESSION_ID_PATTERN)]
@@ -190,11 +190,11 @@ class BeginCrossing(Struct, forbid_unknown_fields=True, omit_defaults=True):
     actor: ParticipantId | None = None
     """The participant at the crossing; model invocations name a model or routes."""
     crossing_id: Id | None = None
-    """The idempotency key: a retry with the same id returns the first answer."""
+    """The idempotency key: a retry with the same id returns the first result."""
     invoker: ParticipantId | None = None
     """The participant the actor acts for; its authority is checked."""
     target: Annotated[str, Meta(max_length=200)] | None = None
-    """What the crossing acts on, written type:id, such as tool:issue_refund."""
+    """The crossing's target, written type:id, such as tool:issue_refund."""
     attributes: dict[Annotated[str, Meta(max_length=64)], AttributeValue] = {}
     provider: Annotated[str, Meta(max_length=64)] | None = None
     model: Annotated[str, Meta(max_length=200)] | None = None
@@ -238,14 +238,14 @@ class PlanQuotas(Struct, forbid_unknown_fields=True):
 
 
 class ReasonAnswer(Struct):
-    """Why the booth refused, with a reason code."""
+    """One reason the booth refused a crossing, with its reason code."""
 
     code: str
     message: str
 
 
 class CrossingAnswer(Struct, omit_defaults=False):
-    """The booth's answer at a crossing, and where the crossing stands."""
+    """The booth's decision at a crossing, and the crossing's state."""
 
     crossing_id: str
     session_id: str
@@ -269,11 +269,11 @@ class CrossingAnswer(Struct, omit_defaults=False):
     usage_source: str
     attempts: int
     replayed: bool = False
-    """True when this answer repeats an earlier request with the same key."""
+    """True when this response repeats an earlier request with the same key."""
 
 
 class SessionAnswer(Struct):
-    """A live session and where it stands."""
+    """A live session and its state."""
 
     session_id: str
     tenant: str
@@ -284,12 +284,12 @@ class SessionAnswer(Struct):
     lifetime_deadline: str
     close_reason: str | None
     close_error: str | None
-    """Why the session closed on an error or was swept."""
+    """The error the session closed on, or the reason it was swept."""
     crossings: int
     participants: list[CrossingAnswer]
     """The admission crossings made when the session opened."""
     replayed: bool = False
-    """True when this answer repeats an earlier open with the same session_id."""
+    """True when this response repeats an earlier open with the same session_id."""
 
 
 def encode(value: object) -> bytes:

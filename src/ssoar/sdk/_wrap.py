@@ -48,7 +48,7 @@ def estimate_input_tokens(request: Mapping[str, Any]) -> int:
 
     English text averages about four bytes per token, code and other
     languages fewer. Counting one token per two bytes of the JSON-encoded
-    messages and tools, plus 16, reserves more than most calls use; the
+    messages and tools, plus 16, reserves more than most calls use, and the
     rest is released when the call completes. A call that uses more than
     was reserved settles as an entitlement_overdrawn exception, so pass an
     exact count from a tokenizer where one is at hand.
@@ -90,10 +90,10 @@ def wrap_openai(
 ) -> Any:
     """Put every ``chat.completions.create`` call of an OpenAI client behind the booth.
 
-    Each call asks the booth first, reserving the estimated input plus the
+    The booth decides each call first, reserving the estimated input plus the
     output cap, priced; a refusal raises ``CrossingDenied`` and no request
     is sent. A streamed call is metered from its final chunk (the wrapper
-    asks for it with ``stream_options.include_usage``). With ``attempts``
+    requests it with ``stream_options.include_usage``). With ``attempts``
     above 1, a failed request is retried under the same crossing: every try
     is listed, and only the one that succeeds is charged.
 
@@ -235,7 +235,8 @@ class _MeteredStream:
             if not self._call.done:
                 if received and self._usage is None:
                     # Output was already streamed and the provider bills it,
-                    # so the reservation stands, marked estimated.
+                    # so the crossing is charged its reservation, marked
+                    # estimated.
                     self._call.complete(
                         attributes={"stream_error": f"{type(error).__name__}: {error}"}
                     )
@@ -243,8 +244,8 @@ class _MeteredStream:
                     self._call.fail(error, usage=self._usage)
             raise
         finally:
-            # Ended early or without a usage chunk: the reservation stands,
-            # marked estimated, rather than a charge of zero.
+            # Ended early or without a usage chunk: the crossing is charged
+            # its reservation, marked estimated, rather than zero.
             if not self._call.done:
                 self._call.complete(usage=self._usage)
 

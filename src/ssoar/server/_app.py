@@ -2,9 +2,9 @@
 
 Every endpoint is declared once, in ``ENDPOINTS``: the same table builds the
 Starlette routes and the OpenAPI document, so the document describes what
-the server does. Each request is authenticated with an API key; its tenant
-comes from the key alone, and every read and write is limited to it: an id
-of another tenant is answered exactly like an id that does not exist.
+the server does. Each request is authenticated with an API key. Its tenant
+comes from the key alone, and every read and write is limited to it, so an
+id of another tenant gets the same response as an id that does not exist.
 Errors are RFC 9457 problem documents naming the field and the fix.
 """
 
@@ -291,7 +291,7 @@ class _Service:
                 del self.callers[presented]
 
     def reader(self) -> Store:
-        """A read connection of this thread's own."""
+        """Return this thread's own read connection, opening it on first use."""
         store: Store | None = getattr(self.readers, "store", None)
         if store is None:
             store = Store.open(self.booth.settings.db)
@@ -315,7 +315,10 @@ class _ProblemError(Exception):
 
 
 def body_is_optional(struct: type[msgspec.Struct]) -> bool:
-    """Whether every field of a request body has a default, so it may be left out."""
+    """Check whether every field of a request body has a default.
+
+    Such a body may be left out of a request.
+    """
     return len(struct.__struct_defaults__) == len(struct.__struct_fields__)
 
 
@@ -881,11 +884,13 @@ def _handlers(service: _Service) -> dict[str, Handler]:
 
         def read(store: Store) -> Any:
             _check_owner(store, session_id, tenant(caller))
-            wanted = record_id
-            if not any(leaf.record_id == wanted for leaf in store.leaves(session_id)):
+            proved_id = record_id
+            if not any(
+                leaf.record_id == proved_id for leaf in store.leaves(session_id)
+            ):
                 # A crossing's key alone, as the crossing endpoints take it.
-                wanted = f"{session_id}/{record_id}"
-            return prove_record(store, session_id, wanted).to_json()
+                proved_id = f"{session_id}/{record_id}"
+            return prove_record(store, session_id, proved_id).to_json()
 
         return await _read(service, read)
 

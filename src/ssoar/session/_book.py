@@ -16,7 +16,7 @@ from decimal import Decimal
 from ssoar.audit._log import Leaf, SessionLog
 from ssoar.audit._signing import SigningKey
 from ssoar.booth._booth import Booth, BoothFacts
-from ssoar.booth._entities import SessionEntities
+from ssoar.booth._entities import SessionEntities, target_attributes
 from ssoar.errors import SessionError
 from ssoar.ledger._authority import (
     AuthorityCheck,
@@ -38,11 +38,11 @@ from ssoar.model._crossing import (
     Crossing,
     CrossingState,
     Decision,
-    Target,
 )
 from ssoar.model._ledgers import Ledger
 from ssoar.model._participant import Participant
 from ssoar.model._session import CloseReason, Session
+from ssoar.model._template import CrossingKindSpec
 from ssoar.model._time import format_time
 from ssoar.settlement._exceptions import ReviewCosts, SettlementException
 from ssoar.settlement._outcome import CrossingOutcome, EntitlementEntry
@@ -182,7 +182,7 @@ class SessionBook:
         """Put a crossing through the booth and post what it used.
 
         Imported history already happened: the decision records what the
-        booth would have said, and the ledgers record what the crossing
+        booth would have decided, and the ledgers record what the crossing
         really used, up to each quota's limit. A live session records only
         its closing crossing this way.
         """
@@ -197,16 +197,11 @@ class SessionBook:
             self._check_registered(crossing)
         if crossing.target is not None:
             self.entities.add_target(
-                crossing.target, _target_attributes(crossing.target, crossing)
+                crossing.target, target_attributes(crossing.target, crossing)
             )
         authority = self._check_authority(crossing)
         billing = bill_crossing(
             crossing, self.quoter, self.settings.tolls, priced_kinds=PRICED_KINDS
-        )
-        compute = (
-            meter_crossing(crossing)
-            if Ledger.COMPUTE in spec.ledgers or crossing.usage
-            else None
         )
         entitlement = self._post_entitlement(crossing, billing)
         holder = crossing.authority_holder_id
@@ -221,21 +216,7 @@ class SessionBook:
         decision = self.booth.decide(
             crossing, facts, self.entities, retrospective=self.retrospective
         )
-        if crossing.kind == "participant_admission" and decision.allowed:
-            self.admitted.setdefault(crossing.actor_id, crossing.crossing_id)
-            self.trusted_roots.add(crossing.actor_id)
-        outcome = CrossingOutcome(
-            crossing=crossing,
-            decision=decision,
-            authority=authority,
-            billing=billing,
-            compute=compute,
-            entitlement=entitlement,
-            entries=_ledger_entries(crossing, spec.ledgers),
-        )
-        self.log.append("crossing", crossing.crossing_id, outcome.to_record())
-        self.outcomes.append(outcome)
-        return outcome
+        return self._append(crossing, spec, decision, authority, billing, entitlement)
 
     def record_decided(
         self,
@@ -247,19 +228,31 @@ class SessionBook:
         """Post a crossing the live booth already decided, with its transfers.
 
         The decision, the authority check and the entitlement transfers were
-        made and stored when the crossing happened; this prices and meters the
-        crossing as it ended and adds its record to the audit log.
+        made and stored when the crossing happened. This prices and meters the
+        crossing as it ended, and adds its record to the audit log.
         """
         self._check_open()
         spec = self.template.spec(crossing.kind)
         if crossing.target is not None:
             self.entities.add_target(
-                crossing.target, _target_attributes(crossing.target, crossing)
+                crossing.target, target_attributes(crossing.target, crossing)
             )
         self.entitlement.restore(entitlement.transfers)
         billing = bill_crossing(
             crossing, self.quoter, self.settings.tolls, priced_kinds=PRICED_KINDS
         )
+        return self._append(crossing, spec, decision, authority, billing, entitlement)
+
+    def _append(
+        self,
+        crossing: Crossing,
+        spec: CrossingKindSpec,
+        decision: Decision,
+        authority: AuthorityCheck,
+        billing: BillingEntry,
+        entitlement: EntitlementEntry,
+    ) -> CrossingOutcome:
+        """Meter a decided crossing and add its record to the audit log."""
         compute = (
             meter_crossing(crossing)
             if Ledger.COMPUTE in spec.ledgers or crossing.usage
@@ -327,7 +320,7 @@ class SessionBook:
         return sign_settlement(record, key), exceptions
 
     def _session_transfers(self) -> list[Transfer]:
-        """Every transfer this book's ledger made on the session's accounts."""
+        """Return every transfer this book's ledger made on the session's accounts."""
         account_ids = {summary.account.account_id for summary in self.accounts}
         return [
             transfer
@@ -468,16 +461,6 @@ def _quota_amount(
     if charge is None or charge.currency != currency:
         return Decimal(0)
     return charge.amount
-
-
-def _target_attributes(target: Target, crossing: Crossing) -> dict[str, str]:
-    if target.target_type == "model":
-        provider = crossing.attributes.get("provider")
-        return {
-            "provider": provider if isinstance(provider, str) else "",
-            "name": target.target_id,
-        }
-    return {"name": target.target_id}
 
 
 def _ledger_entries(
