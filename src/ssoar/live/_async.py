@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ssoar.live._requests import CompletionReport, begin_request
 from ssoar.live._tenants import ApiKey, create_key, revoke_key
 from ssoar.live._wire import (
     AttemptReport,
@@ -30,7 +31,8 @@ class AsyncBooth:
 
     Each operation runs on the group-commit writer thread; awaiting it
     returns once the answer is durable, and the event loop never waits for
-    the disk.
+    the disk. Requests are read, and answers built, on the event loop, while
+    the writer runs the next batch.
     """
 
     def __init__(self, booth: LiveBooth) -> None:
@@ -47,7 +49,8 @@ class AsyncBooth:
     ) -> CrossingAnswer:
         """See ``LiveBooth.admit``."""
         booth = self._booth
-        return await self._call(lambda: booth._admit_op(tenant, session_id, request))
+        view = await self._call(lambda: booth._admit_op(tenant, session_id, request))
+        return view.answer()
 
     async def issue_grant(
         self, tenant: str, session_id: str, request: GrantSpec
@@ -61,25 +64,32 @@ class AsyncBooth:
     ) -> CrossingAnswer:
         """See ``LiveBooth.begin``."""
         booth = self._booth
-        return await self._call(lambda: booth._begin_op(tenant, session_id, request))
+        request, key, fingerprint = begin_request(session_id, request)
+        view = await self._call(
+            lambda: booth._begin_op(tenant, session_id, request, key, fingerprint)
+        )
+        return view.answer()
 
     async def attempt(
         self, tenant: str, session_id: str, key: str, request: AttemptReport
     ) -> CrossingAnswer:
         """See ``LiveBooth.attempt``."""
         booth = self._booth
-        return await self._call(
+        view = await self._call(
             lambda: booth._attempt_op(tenant, session_id, key, request)
         )
+        return view.answer()
 
     async def complete(
         self, tenant: str, session_id: str, key: str, request: CompleteCrossing
     ) -> CrossingAnswer:
         """See ``LiveBooth.complete``."""
         booth = self._booth
-        return await self._call(
-            lambda: booth._complete_op(tenant, session_id, key, request)
+        report = CompletionReport.read(request)
+        view = await self._call(
+            lambda: booth._complete_op(tenant, session_id, key, request, report)
         )
+        return view.answer()
 
     async def close_session(
         self, tenant: str, session_id: str, reason: CloseReason, error: str | None
@@ -98,7 +108,8 @@ class AsyncBooth:
     async def crossing(self, tenant: str, session_id: str, key: str) -> CrossingAnswer:
         """See ``LiveBooth.crossing``."""
         booth = self._booth
-        return await self._call(lambda: booth._crossing_op(tenant, session_id, key))
+        view = await self._call(lambda: booth._crossing_op(tenant, session_id, key))
+        return view.answer()
 
     async def set_plan(
         self, tenant: str, quotas: Sequence[QuotaSpec]

@@ -4,7 +4,9 @@ Every change to the live ledgers runs as an operation inside a write
 transaction, and its caller gets an answer only after that transaction has
 committed (WAL, ``synchronous=FULL``). One fsync per operation would cap the
 booth at the disk's sync rate, so operations that arrive while a commit is
-in progress wait and then share the next one.
+in progress wait and then share the next one. Before each commit the
+leader waits a moment for the callers the last commit answered, so that
+they share it too.
 
 One caller at a time leads. A thread that queues an operation when no one
 leads becomes the leader: it runs every queued operation in one
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -30,6 +33,8 @@ __all__ = ["GroupCommit", "Transactional"]
 T = TypeVar("T")
 _BATCH_SIZE_MAX = 256
 """Most operations one commit takes; later ones wait for the next."""
+_GATHER_SECONDS = 0.0005
+"""Longest a leader waits for answered callers to ask again before it commits."""
 
 
 class Transactional(Protocol):
@@ -48,6 +53,23 @@ class Transactional(Protocol):
         """Run work that must follow a durable commit, such as notices."""
 
 
+_local = threading.local()
+
+
+def _thread_event() -> threading.Event:
+    """Return the calling thread's wake-up event, made on its first call.
+
+    A thread waits for one operation at a time, so one event per thread
+    serves all of its operations. A wake-up left over from an operation
+    that had already finished is harmless: waiting loops until its own
+    operation is finished.
+    """
+    event: threading.Event | None = getattr(_local, "event", None)
+    if event is None:
+        event = _local.event = threading.Event()
+    return event
+
+
 class _Operation(Generic[T]):
     __slots__ = ("error", "event", "finished", "function", "lead", "notify", "result")
 
@@ -62,7 +84,7 @@ class _Operation(Generic[T]):
         """Set when this operation's thread is to lead the next batches."""
         self.notify = notify
         """For asynchronous callers: resolves their future; None for threads."""
-        self.event = threading.Event() if notify is None else None
+        self.event = _thread_event() if notify is None else None
 
 
 class GroupCommit:
@@ -78,6 +100,7 @@ class GroupCommit:
         self._writer_leads = False
         """Set, under the lock, when the lead is handed to the writer thread."""
         self._stopping = False
+        self._woken = 0
         self.batches = 0
         """Commits made so far: operations divided by this is the batch size."""
         self.operations = 0
@@ -167,6 +190,7 @@ class GroupCommit:
         if own is not None:
             own.lead = False
         while True:
+            self._gather()
             with self._lock:
                 batch = self._queue[:_BATCH_SIZE_MAX]
                 del self._queue[: len(batch)]
@@ -174,6 +198,7 @@ class GroupCommit:
                     self._leading = False
                     return
             self._run(batch)
+            self._woken = len(batch)
             for operation in batch:
                 if operation is own:
                     continue
@@ -185,6 +210,24 @@ class GroupCommit:
             if own is not None and own.finished:
                 self._hand_on()
                 return
+
+    def _gather(self) -> None:
+        """Wait a moment for the callers the last commit answered to ask again.
+
+        Callers that share a commit tend to come back together. Without this
+        wait, the next commit takes only those that queued while the last
+        one ran, and under steady load the callers split into two groups that
+        alternate, each paying for its own sync. Releasing the interpreter
+        lock for up to ``_GATHER_SECONDS`` lets them queue, and one commit
+        takes them all. A lone caller, or a leader with nothing queued,
+        does not wait.
+        """
+        expected = min(self._woken, _BATCH_SIZE_MAX)
+        if not self._queue or len(self._queue) >= expected:
+            return
+        deadline = time.perf_counter() + _GATHER_SECONDS
+        while len(self._queue) < expected and time.perf_counter() < deadline:
+            time.sleep(0)
 
     def _hand_on(self) -> None:
         """Give the lead to the next queued operation's thread, or end it."""

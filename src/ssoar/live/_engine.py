@@ -70,7 +70,9 @@ from ssoar.live._quotas import (
 from ssoar.live._records import session_from_json, time_from_json
 from ssoar.live._requests import (
     BOOTH_ATTRIBUTES,
+    CompletionReport,
     aware_instant,
+    begin_request,
     check_kinds,
     check_webhook,
     crossing_attributes,
@@ -78,11 +80,10 @@ from ssoar.live._requests import (
     digest,
     parse_target,
     participant_class_of,
-    replace_struct,
     request_fingerprint,
 )
 from ssoar.live._routing import Candidate, cost_order, record_routes
-from ssoar.live._session import LiveCrossing, LiveSession
+from ssoar.live._session import CrossingView, LiveCrossing, LiveSession
 from ssoar.live._tenants import ApiKey, create_key
 from ssoar.live._wire import (
     AttemptReport,
@@ -93,7 +94,6 @@ from ssoar.live._wire import (
     OpenSession,
     ParticipantSpec,
     QuotaSpec,
-    ReasonAnswer,
     RouteSpec,
     SessionAnswer,
 )
@@ -305,7 +305,7 @@ class LiveBooth:
         self, tenant: str, session_id: str, request: ParticipantSpec
     ) -> CrossingAnswer:
         """Admit a participant to an open session."""
-        return self.run(lambda: self._admit_op(tenant, session_id, request))
+        return self.run(lambda: self._admit_op(tenant, session_id, request)).answer()
 
     def issue_grant(
         self, tenant: str, session_id: str, request: GrantSpec
@@ -317,19 +317,27 @@ class LiveBooth:
         self, tenant: str, session_id: str, request: BeginCrossing
     ) -> CrossingAnswer:
         """Decide a crossing before it runs; an admitted one keeps its reservation."""
-        return self.run(lambda: self._begin_op(tenant, session_id, request))
+        request, key, fingerprint = begin_request(session_id, request)
+        return self.run(
+            lambda: self._begin_op(tenant, session_id, request, key, fingerprint)
+        ).answer()
 
     def attempt(
         self, tenant: str, session_id: str, key: str, request: AttemptReport
     ) -> CrossingAnswer:
         """Record a failed attempt of an open crossing."""
-        return self.run(lambda: self._attempt_op(tenant, session_id, key, request))
+        return self.run(
+            lambda: self._attempt_op(tenant, session_id, key, request)
+        ).answer()
 
     def complete(
         self, tenant: str, session_id: str, key: str, request: CompleteCrossing
     ) -> CrossingAnswer:
         """Report how a crossing ended: post what it used, release the rest."""
-        return self.run(lambda: self._complete_op(tenant, session_id, key, request))
+        report = CompletionReport.read(request)
+        return self.run(
+            lambda: self._complete_op(tenant, session_id, key, request, report)
+        ).answer()
 
     def close_session(
         self,
@@ -357,7 +365,7 @@ class LiveBooth:
 
     def crossing(self, tenant: str, session_id: str, key: str) -> CrossingAnswer:
         """Return the state of a crossing of an open session."""
-        return self.run(lambda: self._crossing_op(tenant, session_id, key))
+        return self.run(lambda: self._crossing_op(tenant, session_id, key)).answer()
 
     def set_plan(self, tenant: str, quotas: Sequence[QuotaSpec]) -> list[QuotaSpec]:
         """Replace the tenant plan's quotas."""
@@ -571,7 +579,7 @@ class LiveBooth:
             close_error=None,
             crossings=len(live.crossings),
             participants=[
-                self._answer(item)
+                item.view().answer()
                 for item in live.crossings.values()
                 if item.crossing.kind == "participant_admission"
             ],
@@ -776,16 +784,16 @@ class LiveBooth:
 
     def _admit_op(
         self, tenant: str, session_id: str, request: ParticipantSpec
-    ) -> CrossingAnswer:
+    ) -> CrossingView:
         live = self._live_for_new_work(tenant, session_id)
         participant_class_of(request.id, "id")
         check_kinds(request.scope, live.booth.template, "scope")
         key = f"admit/{request.id}"
         existing = live.crossings.get(key)
         if existing is not None:
-            return self._answer(existing, replayed=True)
+            return existing.view(replayed=True)
         now = self.clock()
-        return self._answer(self._admit(live, request, now))
+        return self._admit(live, request, now).view()
 
     def _admit(
         self, live: LiveSession, spec: ParticipantSpec, now: datetime
@@ -934,26 +942,20 @@ class LiveBooth:
     # Crossings
 
     def _begin_op(
-        self, tenant: str, session_id: str, request: BeginCrossing
-    ) -> CrossingAnswer:
+        self,
+        tenant: str,
+        session_id: str,
+        request: BeginCrossing,
+        key: str,
+        fingerprint: str,
+    ) -> CrossingView:
+        """Decide and reserve; ``begin_request`` has read the request's key."""
         live = self._live_for_new_work(tenant, session_id)
         now = self.clock()
-        key = request.crossing_id or uuid.uuid4().hex
-        key = key.removeprefix(f"{session_id}/")
-        if key == "closure" or key.startswith("admit/"):
-            raise RequestError(
-                "crossing_id",
-                f"{key!r} names a crossing the booth makes itself (the session's "
-                "closure or an admission); choose another id",
-            )
-        if request.crossing_id != key:
-            # A retry may give the key alone or the whole crossing id.
-            request = replace_struct(request, crossing_id=key)
-        fingerprint = request_fingerprint(request)
         existing = live.crossings.get(key)
         if existing is not None:
             if existing.fingerprint == fingerprint:
-                return self._answer(existing, replayed=True)
+                return existing.view(replayed=True)
             raise Conflict(
                 f"crossing id {key!r} was already used in session {session_id} for a "
                 "different request; use a new id for a new crossing"
@@ -991,7 +993,7 @@ class LiveBooth:
             )
         if len(candidates) > 1:
             chosen = record_routes(chosen, candidates)
-        return self._answer(self._apply_begin(live, chosen, fingerprint, now))
+        return self._apply_begin(live, chosen, fingerprint, now).view()
 
     def _candidates(
         self, live: LiveSession, request: BeginCrossing, key: str, now: datetime
@@ -1358,13 +1360,13 @@ class LiveBooth:
 
     def _attempt_op(
         self, tenant: str, session_id: str, key: str, request: AttemptReport
-    ) -> CrossingAnswer:
+    ) -> CrossingView:
         live = self._live(tenant, session_id)
         live_crossing = _find(live, key)
         attempt_id = request.attempt_id or str(len(live_crossing.attempts) + 1)
         for attempt in live_crossing.attempts:
             if attempt["attempt_id"] == attempt_id:
-                return self._answer(live_crossing, replayed=True)
+                return live_crossing.view(replayed=True)
         if live_crossing.crossing.state is not CrossingState.OPEN:
             raise Conflict(
                 f"crossing {key!r} is {live_crossing.crossing.state.value}; attempts "
@@ -1380,14 +1382,20 @@ class LiveBooth:
         live_crossing.attempts.append(attempt)
         self._event(live, "attempt", {"key": live_crossing.key, "attempt": attempt})
         self._touch(live, now)
-        return self._answer(live_crossing)
+        return live_crossing.view()
 
     def _complete_op(
-        self, tenant: str, session_id: str, key: str, request: CompleteCrossing
-    ) -> CrossingAnswer:
+        self,
+        tenant: str,
+        session_id: str,
+        key: str,
+        request: CompleteCrossing,
+        report: CompletionReport,
+    ) -> CrossingView:
+        """Post and release; ``CompletionReport.read`` has checked the request."""
         live = self._live(tenant, session_id)
         live_crossing = _find(live, key)
-        fingerprint = request_fingerprint(request)
+        fingerprint = report.fingerprint
         crossing = live_crossing.crossing
         if crossing.state is CrossingState.DENIED:
             raise Conflict(
@@ -1396,13 +1404,14 @@ class LiveBooth:
             )
         if live_crossing.completion is not None:
             if live_crossing.completion == fingerprint:
-                return self._answer(live_crossing, replayed=True)
+                return live_crossing.view(replayed=True)
             raise Conflict(
                 f"crossing {key!r} was already completed with a different report; "
                 "a crossing is completed once"
             )
         now = self.clock()
-        attributes = crossing_attributes(request.attributes, "attributes")
+        # A copy: an operation may run twice when its batch is rolled back.
+        attributes = dict(report.attributes)
         for name, value in attributes.items():
             if name in BOOTH_ATTRIBUTES and crossing.attributes.get(name) != value:
                 raise RequestError(
@@ -1415,20 +1424,10 @@ class LiveBooth:
             if request.outcome == "completed"
             else CrossingState.FAILED
         )
-        usage: TokenUsage | None = None
+        usage = report.usage
         usage_source = UsageSource.NONE
         charge: Money | None = None
-        if request.usage is not None:
-            try:
-                usage = TokenUsage.from_inclusive(
-                    input_tokens=request.usage.input_tokens,
-                    output_tokens=request.usage.output_tokens,
-                    cache_read_tokens=request.usage.cache_read_tokens,
-                    cache_write_tokens=request.usage.cache_write_tokens,
-                    reasoning_tokens=request.usage.reasoning_tokens,
-                )
-            except UsageError as error:
-                raise RequestError("usage", str(error)) from None
+        if usage is not None:
             usage_source = UsageSource.REPORTED
         elif live_crossing.estimate is not None and state is CrossingState.COMPLETED:
             usage = live_crossing.estimate
@@ -1438,7 +1437,7 @@ class LiveBooth:
             model = crossing.attributes.get("model")
             if isinstance(provider, str) and isinstance(model, str):
                 charge, _ = self._price(usage, provider, model, crossing.started_at)
-        cost = decimal_field(request.cost, "cost") if request.cost is not None else None
+        cost = report.cost
         if cost is not None and crossing.kind == "carrier_path":
             # The billing ledger prices a route from route_cost, so it must
             # bill the actual cost that the entitlement ledger posts.
@@ -1456,7 +1455,7 @@ class LiveBooth:
             fingerprint=fingerprint,
             now=now,
         )
-        return self._answer(live_crossing)
+        return live_crossing.view()
 
     def _apply_complete(
         self,
@@ -1565,35 +1564,9 @@ class LiveBooth:
     def _account_of(self, live: LiveSession, account_id: str) -> Account:
         return live.accounts[account_id][0]
 
-    def _crossing_op(self, tenant: str, session_id: str, key: str) -> CrossingAnswer:
+    def _crossing_op(self, tenant: str, session_id: str, key: str) -> CrossingView:
         live = self._live(tenant, session_id)
-        return self._answer(_find(live, key))
-
-    def _answer(self, live: LiveCrossing, *, replayed: bool = False) -> CrossingAnswer:
-        decision = live.decision
-        crossing = live.crossing
-        charge = live.charge.to_json() if live.charge is not None else None
-        return CrossingAnswer(
-            crossing_id=crossing.crossing_id,
-            session_id=crossing.session_id,
-            kind=crossing.kind,
-            allowed=decision.allowed,
-            state=crossing.state.value,
-            reasons=[
-                ReasonAnswer(reason.code, reason.message) for reason in decision.reasons
-            ],
-            policy_ids=list(decision.policy_ids),
-            obligations=list(decision.obligations),
-            errors=list(decision.errors),
-            actor=crossing.actor_id,
-            route=live.route,
-            reserved=live.amounts(TransferPhase.RESERVE),
-            posted=live.amounts(TransferPhase.POST),
-            charge=charge,
-            usage_source=crossing.usage_source.value,
-            attempts=len(live.attempts),
-            replayed=replayed,
-        )
+        return _find(live, key).view()
 
     # Closing
 

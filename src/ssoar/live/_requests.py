@@ -7,7 +7,9 @@ the fix, before the booth changes anything.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,15 +18,18 @@ from urllib.parse import urlsplit
 import msgspec
 
 from ssoar.errors import RequestError
-from ssoar.live._wire import BeginCrossing
+from ssoar.live._wire import BeginCrossing, CompleteCrossing
 from ssoar.model._crossing import AttributeValue, Target
 from ssoar.model._participant import ParticipantClass
 from ssoar.model._template import Template
+from ssoar.model._usage import TokenUsage, UsageError
 
 __all__ = [
     "BOOTH_ATTRIBUTES",
     "PARTICIPANT_PREFIXES",
+    "CompletionReport",
     "aware_instant",
+    "begin_request",
     "check_kinds",
     "check_webhook",
     "crossing_attributes",
@@ -161,3 +166,66 @@ def parse_target(text: str | None, field: str) -> Target | None:
             f"{', '.join(sorted(_TARGET_TYPES))}",
         )
     return Target(target_type, target_id)
+
+
+def begin_request(
+    session_id: str, request: BeginCrossing
+) -> tuple[BeginCrossing, str, str]:
+    """Read a begin request's idempotency key before it reaches the booth.
+
+    Returns the request with its key in ``crossing_id``, the key, and the
+    request's fingerprint, which recognises a retry.
+
+    Raises:
+        RequestError: If the key names a crossing the booth makes itself.
+    """
+    key = request.crossing_id or uuid.uuid4().hex
+    key = key.removeprefix(f"{session_id}/")
+    if key == "closure" or key.startswith("admit/"):
+        raise RequestError(
+            "crossing_id",
+            f"{key!r} names a crossing the booth makes itself (the session's "
+            "closure or an admission); choose another id",
+        )
+    if request.crossing_id != key:
+        # A retry may give the key alone or the whole crossing id.
+        request = replace_struct(request, crossing_id=key)
+    return request, key, request_fingerprint(request)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionReport:
+    """A completion request, read and checked before it reaches the booth."""
+
+    fingerprint: str
+    usage: TokenUsage | None
+    attributes: Mapping[str, AttributeValue]
+    cost: Decimal | None
+
+    @classmethod
+    def read(cls, request: CompleteCrossing) -> CompletionReport:
+        """Read the usage, attributes and cost of a completion.
+
+        Raises:
+            RequestError: If a field breaks its rule.
+        """
+        usage = None
+        if request.usage is not None:
+            try:
+                usage = TokenUsage.from_inclusive(
+                    input_tokens=request.usage.input_tokens,
+                    output_tokens=request.usage.output_tokens,
+                    cache_read_tokens=request.usage.cache_read_tokens,
+                    cache_write_tokens=request.usage.cache_write_tokens,
+                    reasoning_tokens=request.usage.reasoning_tokens,
+                )
+            except UsageError as error:
+                raise RequestError("usage", str(error)) from None
+        return cls(
+            fingerprint=request_fingerprint(request),
+            usage=usage,
+            attributes=crossing_attributes(request.attributes, "attributes"),
+            cost=decimal_field(request.cost, "cost")
+            if request.cost is not None
+            else None,
+        )

@@ -36,13 +36,14 @@ from ssoar.live._records import (
     time_from_json,
     transfer_from_json,
 )
+from ssoar.live._wire import CrossingAnswer, ReasonAnswer
 from ssoar.model._crossing import Crossing, CrossingState, Decision, UsageSource
 from ssoar.model._money import Money
 from ssoar.model._participant import Participant
 from ssoar.model._session import Session
 from ssoar.model._usage import TokenUsage
 
-__all__ = ["LiveCrossing", "LiveSession"]
+__all__ = ["CrossingView", "LiveCrossing", "LiveSession"]
 
 _ZERO = Decimal(0)
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -90,15 +91,75 @@ class LiveCrossing:
             and transfer.reservation_id not in resolved
         }
 
-    def amounts(self, phase: TransferPhase) -> dict[str, str]:
-        """Return the total of each account's transfers in one phase, as text."""
-        sums: dict[str, Decimal] = {}
+    def view(self, *, replayed: bool = False) -> CrossingView:
+        """Return what an answer about the crossing needs, as it stands now."""
+        return CrossingView(
+            self.crossing,
+            self.decision,
+            self.route,
+            tuple(self.transfers),
+            self.charge,
+            len(self.attempts),
+            replayed,
+        )
+
+
+@dataclass(slots=True)
+class CrossingView:
+    """A crossing as one operation left it, for the answer to its caller.
+
+    Operations run inside the group commit's shared transaction, one at a
+    time. They return this copy, and the caller builds the answer from it
+    after the commit, while the next batch runs: the transfers are copied,
+    and the crossing and decision are never changed in place.
+    """
+
+    crossing: Crossing
+    decision: Decision
+    route: str | None
+    transfers: tuple[Transfer, ...]
+    charge: Money | None
+    attempts: int
+    replayed: bool
+
+    def answer(self) -> CrossingAnswer:
+        """Return the answer the booth gives about the crossing."""
+        decision = self.decision
+        crossing = self.crossing
+        reserved: dict[str, Decimal] = {}
+        posted: dict[str, Decimal] = {}
         for transfer in self.transfers:
-            if transfer.phase is phase:
-                sums[transfer.account_id] = (
-                    sums.get(transfer.account_id, _ZERO) + transfer.amount
-                )
-        return {account: str(amount) for account, amount in sums.items()}
+            phase = transfer.phase
+            if phase is TransferPhase.RESERVE:
+                sums = reserved
+            elif phase is TransferPhase.POST:
+                sums = posted
+            else:
+                continue
+            sums[transfer.account_id] = (
+                sums.get(transfer.account_id, _ZERO) + transfer.amount
+            )
+        return CrossingAnswer(
+            crossing_id=crossing.crossing_id,
+            session_id=crossing.session_id,
+            kind=crossing.kind,
+            allowed=decision.allowed,
+            state=crossing.state.value,
+            reasons=[
+                ReasonAnswer(reason.code, reason.message) for reason in decision.reasons
+            ],
+            policy_ids=list(decision.policy_ids),
+            obligations=list(decision.obligations),
+            errors=list(decision.errors),
+            actor=crossing.actor_id,
+            route=self.route,
+            reserved={account: str(amount) for account, amount in reserved.items()},
+            posted={account: str(amount) for account, amount in posted.items()},
+            charge=self.charge.to_json() if self.charge is not None else None,
+            usage_source=crossing.usage_source.value,
+            attempts=self.attempts,
+            replayed=self.replayed,
+        )
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["format_time", "parse_time", "utc_now"]
 
@@ -12,6 +12,7 @@ _NANOS_PATTERN = re.compile(r"^\d{1,20}$")
 # unit mistake (seconds read as nanoseconds, or the reverse).
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -73,15 +74,13 @@ def parse_time(value: object, *, field: str) -> datetime:
 
 
 def _from_nanos(nanos: int, field: str) -> datetime:
-    seconds, remainder = divmod(nanos, 1_000_000_000)
     try:
-        moment = datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
+        return _EPOCH + timedelta(microseconds=nanos // 1000)
+    except OverflowError:
         raise ValueError(
             f"{field}={nanos} is not a time: expected nanoseconds since the epoch "
             "between 2000 and 2200"
         ) from None
-    return moment.replace(microsecond=remainder // 1000)
 
 
 def format_time(value: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,8 @@ already counted in one of the five parts.
 # Every TokenUsage field in declaration order, so validation needs no
 # dataclasses.fields() call.
 _ALL_FIELDS = PART_FIELDS + BREAKDOWN_FIELDS
+_read_all = operator.attrgetter(*_ALL_FIELDS)
+_INT_ONLY = {int}
 
 
 class UsageError(ValueError):
@@ -92,8 +95,10 @@ class TokenUsage:
     )
 
     def __post_init__(self) -> None:
-        values = [getattr(self, name) for name in _ALL_FIELDS]
-        if all(type(value) is int and value >= 0 for value in values):
+        values = _read_all(self)
+        # Nearly every usage takes this path, so it checks with set and min,
+        # which run in C.
+        if set(map(type, values)) == _INT_ONLY and min(values) >= 0:
             if any(values[len(PART_FIELDS) :]):
                 self._check_breakdowns()
             return
