@@ -390,6 +390,21 @@ class LiveBooth:
                 f"session id {session_id!r} is already in use; choose another id, "
                 "or leave session_id out to get a new one"
             )
+        # A crossing id is "{session_id}/{key}", and an imported crossing's is
+        # "{trace id}/{span id}". A live session named like an imported trace
+        # could make a crossing id that is already stored, and then its
+        # settlement could never be written.
+        stored_crossing = self.store.connection.execute(
+            "SELECT crossing_id FROM crossings WHERE crossing_id >= ? "
+            "AND crossing_id < ? LIMIT 1",
+            (f"{session_id}/", f"{session_id}0"),
+        ).fetchone()
+        if stored_crossing is not None:
+            raise Conflict(
+                f"session id {session_id!r} begins stored crossing ids such as "
+                f"{stored_crossing[0]!r}, from an imported trace; choose another "
+                "id, or leave session_id out to get a new one"
+            )
 
         template_name = request.template or self.settings.template
         booth = self._booth(template_name)
@@ -949,7 +964,7 @@ class LiveBooth:
         key: str,
         fingerprint: str,
     ) -> CrossingView:
-        """Decide and reserve; ``begin_request`` has read the request's key."""
+        """Decide and reserve. ``begin_request`` has already read the key."""
         live = self._live_for_new_work(tenant, session_id)
         now = self.clock()
         existing = live.crossings.get(key)
@@ -1392,7 +1407,7 @@ class LiveBooth:
         request: CompleteCrossing,
         report: CompletionReport,
     ) -> CrossingView:
-        """Post and release; ``CompletionReport.read`` has checked the request."""
+        """Post and release. ``CompletionReport.read`` has checked the request."""
         live = self._live(tenant, session_id)
         live_crossing = _find(live, key)
         fingerprint = report.fingerprint
