@@ -162,7 +162,8 @@ def main() -> None:
         machine = platform.processor() or platform.machine()
         print(
             f"machine: {machine}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+            f"{platform.python_version()} ({Path(sys.executable).resolve()}), SQLite "
+            f"{sqlite3.sqlite_version}"
         )
         print(
             f"input: {arguments.sessions} sessions x {arguments.crossings} "

@@ -15,7 +15,7 @@ Every reservation is durable before its answer returns, in ssoar and in the
 baselines. Latency percentiles are per request: begin, and complete.
 
 Usage:
-    python bench/live_booth.py [--crossings 4000] [--callers 32]
+    python bench/live_booth.py [--crossings 16000] [--callers 32]
         [--only in-process|threads|http]
 """
 
@@ -406,7 +406,7 @@ def _fsync_floor(folder: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--crossings", type=int, default=4000)
+    parser.add_argument("--crossings", type=int, default=16_000)
     parser.add_argument("--callers", type=int, default=32)
     parser.add_argument(
         "--only", choices=("in-process", "threads", "http"), default=None
@@ -414,7 +414,8 @@ def main() -> None:
     arguments = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+        f"{platform.python_version()} ({Path(sys.executable).resolve()}), SQLite "
+        f"{sqlite3.sqlite_version}"
     )
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         folder = Path(scratch)

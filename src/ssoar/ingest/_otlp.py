@@ -186,13 +186,11 @@ def _read_span(
         pointer=pointer,
         format="otlp",
         name=name,
-        trace_id=_id(file, span.get("traceId"), f"{pointer}/traceId"),
-        span_id=_id(file, span.get("spanId"), f"{pointer}/spanId"),
-        parent_span_id=_id(file, span.get("parentSpanId"), f"{pointer}/parentSpanId"),
-        start=_time(
-            file, span.get("startTimeUnixNano"), f"{pointer}/startTimeUnixNano"
-        ),
-        end=_time(file, span.get("endTimeUnixNano"), f"{pointer}/endTimeUnixNano"),
+        trace_id=_id(file, span, pointer, "traceId"),
+        span_id=_id(file, span, pointer, "spanId"),
+        parent_span_id=_id(file, span, pointer, "parentSpanId"),
+        start=_time(file, span, pointer, "startTimeUnixNano"),
+        end=_time(file, span, pointer, "endTimeUnixNano"),
         status=_STATUS_CODES[code],
         status_message=status.get("message")
         if isinstance(status.get("message"), str)
@@ -324,18 +322,26 @@ def _list(file: str, value: Any, pointer: str) -> list[Any]:
     return value
 
 
-def _id(file: str, value: Any, pointer: str) -> str | None:
+def _id(file: str, span: dict[str, Any], pointer: str, name: str) -> str | None:
+    """Read the id in field ``name`` of the span that ``pointer`` points at."""
+    value = span.get(name)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(file, pointer, f"expected a hex id string, found {value!r}")
+        raise InputError(
+            file, f"{pointer}/{name}", f"expected a hex id string, found {value!r}"
+        )
     return value.lower()
 
 
-def _time(file: str, value: Any, pointer: str) -> Any:
+def _time(file: str, span: dict[str, Any], pointer: str, name: str) -> Any:
+    """Read the time in field ``name`` of the span that ``pointer`` points at."""
+    value = span.get(name)
     if value is None or value in ("", "0", 0):
         return None
     try:
-        return parse_time(value, field=pointer)
+        return parse_time(value, field=name)
     except ValueError as error:
-        raise InputError(file, pointer, str(error)) from None
+        message = str(error)
+        # The message names the field, and the error names the whole pointer.
+        raise InputError(file, f"{pointer}/{name}", message) from None

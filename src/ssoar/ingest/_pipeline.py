@@ -218,6 +218,7 @@ def _import_files(
     if context.profile is not None:
         context.profile.check_kinds(list(template.kinds), template.name)
     spans: list[tuple[SpanRecord, SpanFacts]] = []
+    found: list[tuple[SpanRecord, SpanFacts]] = []
     for path in paths:
         file_result = FileResult(str(path))
         try:
@@ -232,6 +233,9 @@ def _import_files(
     drafts = draft_sessions(
         spans, imported_at=context.now, retrieval_kind=retrieval_kind
     )
+    # The drafts hold what settling needs, so the spans go now, and each
+    # draft goes once it is settled: memory is freed as the import goes.
+    del spans, found
     context.store.save_policies(context.booth.policies)
     _settle_drafts(drafts, context, result, progress)
     return result
@@ -248,18 +252,24 @@ class _Settled:
 
 
 def _settle_drafts(
-    drafts: Sequence[SessionDraft],
+    drafts: list[SessionDraft],
     context: ImportContext,
     result: ImportResult,
     progress: ProgressCallback | None,
 ) -> None:
+    """Settle and write every draft, emptying the list as it goes."""
     batch: list[_Settled] = []
     batch_crossings = 0
     written = 0
     tenant_posted: dict[str, Decimal] = {}
     # The session of every crossing id settled so far in this import.
     claimed: dict[str, str] = {}
-    for done, draft in enumerate(drafts, start=1):
+    total = len(drafts)
+    drafts.reverse()
+    done = 0
+    while drafts:
+        draft = drafts.pop()
+        done += 1
         if context.store.has_session(draft.session_id):
             result.sessions.append(
                 _compare_stored(draft, context.store, context.booth.policies.digest)
@@ -279,7 +289,7 @@ def _settle_drafts(
             if written % _BATCHES_PER_COLLECTION == 0:
                 gc.collect(1)
         if progress is not None:
-            progress(done, len(drafts))
+            progress(done, total)
     if batch:
         _write(context, batch)
 

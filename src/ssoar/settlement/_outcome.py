@@ -61,19 +61,18 @@ class EntitlementEntry:
                     _ZERO,
                     _ZERO,
                 ]
-            position = _PHASE_POSITIONS[transfer.phase]
-            entry[position] += transfer.amount
-        postings = {
-            reservation: {
-                "account_id": entry[0],
-                "reserved": str(entry[1]),
-                "posted": str(entry[2]),
-                "released": str(entry[3]),
+            entry[_PHASE_POSITIONS[transfer.phase]] += transfer.amount
+        postings = [
+            {
+                "account_id": account_id,
+                "reserved": str(reserved),
+                "posted": str(posted),
+                "released": str(released),
             }
-            for reservation, entry in amounts.items()
-        }
+            for account_id, reserved, posted, released in amounts.values()
+        ]
         return {
-            "postings": list(postings.values()),
+            "postings": postings,
             "overdrafts": [
                 {
                     "account_id": overdraft.account_id,

@@ -159,7 +159,7 @@ def _check_agreement(outcome: CrossingOutcome, found: dict[ReasonCode, str]) -> 
     compute = outcome.compute
     if billing.status is BillingStatus.PRICED and billing.billed_usage is not None:
         metered = compute.usage if compute else None
-        if metered != billing.billed_usage:
+        if metered is not billing.billed_usage and metered != billing.billed_usage:
             found.setdefault(
                 ReasonCode.LEDGER_MISMATCH,
                 f"billed tokens {billing.billed_usage} differ from metered tokens "
