@@ -12,7 +12,9 @@ Three measurements, each beside a baseline run in the same process:
    endpoint on uvicorn with the same settings, driven the same way.
 
 Every reservation is durable before its answer returns, in ssoar and in the
-baselines. Latency percentiles are per request: begin, and complete.
+baselines. Latency percentiles are per request: begin, and complete. This
+process calls ``ssoar.live.tune_collector()`` before it runs anything, as
+``ssoar serve`` does for its own process.
 
 Usage:
     python bench/live_booth.py [--crossings 16000] [--callers 32]
@@ -46,6 +48,7 @@ from ssoar.live import (
     ParticipantSpec,
     QuotaSpec,
     UsageReport,
+    tune_collector,
 )
 
 _MODEL = {"provider": "openai", "model": "gpt-4.1"}
@@ -152,6 +155,12 @@ def bench_one_caller(folder: Path, crossings: int) -> dict[str, float]:
 def bench_threads(folder: Path, crossings: int, callers: int) -> dict[str, float]:
     booth = _booth(folder)
     sessions = _open(booth, callers)
+    # The first crossing of a session also opens its accounts; as in the
+    # one-caller run, warm-up crossings are left out of the figures.
+    for session_id in sessions:
+        _crossing(booth, session_id, "warm", [])
+    batches_before = booth.commit.batches
+    operations_before = booth.commit.operations
     per_caller = crossings // callers
     begins: list[float] = []
     barrier = threading.Barrier(callers + 1)
@@ -169,8 +178,8 @@ def bench_threads(folder: Path, crossings: int, callers: int) -> dict[str, float
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    batches = booth.commit.batches
-    operations = booth.commit.operations
+    batches = booth.commit.batches - batches_before
+    operations = booth.commit.operations - operations_before
     booth.close()
     bare_path = folder / "bare-threads.db"
     _bare_table(bare_path).close()
@@ -417,6 +426,7 @@ def main() -> None:
         f"{platform.python_version()} ({Path(sys.executable).resolve()}), SQLite "
         f"{sqlite3.sqlite_version}"
     )
+    tune_collector()
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
         folder = Path(scratch)
         print(f"fsync floor: {_fsync_floor(folder):.3f} ms median per fdatasync")

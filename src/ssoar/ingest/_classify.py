@@ -119,6 +119,10 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     keys.MEMORY_RECORD_ID,
 )
 _GROUP_INDEX = {group: index for index, group in enumerate(_GROUPS)}
+# The same groups by object identity: every caller passes these very tuples,
+# and an int hashes faster than a tuple of strings, which is hashed anew on
+# every lookup.
+_GROUP_INDEX_BY_ID = {id(group): index for index, group in enumerate(_GROUPS)}
 
 
 def _key_ranks() -> dict[str, list[tuple[int, int]]]:
@@ -157,15 +161,21 @@ class _Lookup:
         self._best = best
 
     def first(self, group: tuple[str, ...]) -> tuple[str, Any] | None:
-        index = _GROUP_INDEX.get(group)
+        index = _GROUP_INDEX_BY_ID.get(id(group))
         if index is None:
-            return self._span.first(group)
+            index = _GROUP_INDEX.get(group)
+            if index is None:
+                return self._span.first(group)
         entry = self._best.get(index)
         return None if entry is None else (entry[1], entry[2])
 
     def value(self, group: tuple[str, ...]) -> Any:
-        found = self.first(group)
-        return None if found is None else found[1]
+        index = _GROUP_INDEX_BY_ID.get(id(group))
+        if index is None:
+            found = self.first(group)
+            return None if found is None else found[1]
+        entry = self._best.get(index)
+        return None if entry is None else entry[2]
 
 
 def read_facts(span: SpanRecord) -> SpanFacts:

@@ -1,5 +1,6 @@
 """The live booth: sessions run through the SDK or the HTTP service."""
 
+from ssoar.live._collector import tune_collector
 from ssoar.live._engine import LiveBooth
 from ssoar.live._notify import SessionNotice
 from ssoar.live._wire import (
@@ -34,4 +35,5 @@ __all__ = [
     "SessionAnswer",
     "SessionNotice",
     "UsageReport",
+    "tune_collector",
 ]

@@ -56,22 +56,47 @@ class Transactional(Protocol):
 _local = threading.local()
 
 
-def _thread_event() -> threading.Event:
-    """Return the calling thread's wake-up event, made on its first call.
+class _Wake:
+    """A wake-up for one thread: a binary semaphore on a bare lock.
 
-    A thread waits for one operation at a time, so one event per thread
+    ``threading.Event`` goes through a condition variable in Python code,
+    and a leader wakes each caller of its batch while it holds the
+    interpreter lock, so a bare lock's release is much cheaper. Only the
+    leader wakes, one at a time, so the check before the release is safe.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def wait(self) -> None:
+        """Block until woken. A wake-up given earlier is taken at once."""
+        self._lock.acquire()
+
+    def set(self) -> None:
+        """Wake the thread, unless a wake-up is already waiting for it."""
+        if self._lock.locked():
+            self._lock.release()
+
+
+def _thread_wake() -> _Wake:
+    """Return the calling thread's wake-up, made on its first call.
+
+    A thread waits for one operation at a time, so one wake-up per thread
     serves all of its operations. A wake-up left over from an operation
     that had already finished is harmless: waiting loops until its own
     operation is finished.
     """
-    event: threading.Event | None = getattr(_local, "event", None)
-    if event is None:
-        event = _local.event = threading.Event()
-    return event
+    wake: _Wake | None = getattr(_local, "wake", None)
+    if wake is None:
+        wake = _local.wake = _Wake()
+    return wake
 
 
 class _Operation(Generic[T]):
-    __slots__ = ("error", "event", "finished", "function", "lead", "notify", "result")
+    __slots__ = ("error", "finished", "function", "lead", "notify", "result", "wake")
 
     def __init__(
         self, function: Callable[[], T], notify: Callable[[], None] | None
@@ -84,7 +109,7 @@ class _Operation(Generic[T]):
         """Set when this operation's thread is to lead the next batches."""
         self.notify = notify
         """For asynchronous callers: resolves their future; None for threads."""
-        self.event = _thread_event() if notify is None else None
+        self.wake = _thread_wake() if notify is None else None
 
 
 class GroupCommit:
@@ -118,14 +143,13 @@ class GroupCommit:
             if not self._leading:
                 self._leading = True
                 operation.lead = True
-        event = operation.event
-        assert event is not None
+        wake = operation.wake
+        assert wake is not None
         while not operation.finished:
             if operation.lead:
                 self._lead(operation)
             else:
-                event.wait()
-                event.clear()
+                wake.wait()
         if operation.error is not None:
             raise operation.error
         return operation.result  # type: ignore[return-value]
@@ -205,8 +229,8 @@ class GroupCommit:
                 if operation.notify is not None:
                     operation.notify()
                 else:
-                    assert operation.event is not None
-                    operation.event.set()
+                    assert operation.wake is not None
+                    operation.wake.set()
             if own is not None and own.finished:
                 self._hand_on()
                 return
@@ -236,14 +260,14 @@ class GroupCommit:
                 self._leading = False
                 return
             successor = self._queue[0]
-            if successor.event is None:
+            if successor.wake is None:
                 # An asynchronous operation: the writer thread leads it.
                 self._ensure_writer()
                 self._writer_leads = True
                 self._writer_wake.set()
                 return
             successor.lead = True
-            successor.event.set()
+            successor.wake.set()
 
     def _run(self, batch: list[_Operation[Any]]) -> None:
         if not self._run_batch(batch):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import gc
 import logging
 import re
 import threading
@@ -40,6 +39,7 @@ from ssoar.errors import (
     SsoarError,
 )
 from ssoar.live._async import AsyncBooth
+from ssoar.live._collector import tune_collector
 from ssoar.live._engine import LiveBooth
 from ssoar.live._tenants import Caller, authenticate
 from ssoar.live._wire import (
@@ -320,20 +320,6 @@ def body_is_optional(struct: type[msgspec.Struct]) -> bool:
     Such a body may be left out of a request.
     """
     return len(struct.__struct_defaults__) == len(struct.__struct_fields__)
-
-
-def tune_collector() -> None:
-    """Keep garbage collection pauses out of request latency in a service process.
-
-    The policy engine, the price catalogue and the modules loaded at start
-    are long-lived; freezing them keeps every full collection from walking
-    them again. Collections of the youngest generation then run after
-    50,000 allocations instead of 700, so they are rarer and the heap they
-    visit stays small. Call once, after everything is loaded.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def build_app(booth: LiveBooth, limits: ServiceLimits | None = None) -> Starlette:
