@@ -169,3 +169,11 @@ def test_format_parse_round_trip(moment: datetime) -> None:
 def test_format_sorts_like_time(first: datetime, second: datetime) -> None:
     """The canonical text sorts in time order, so stored times compare as text."""
     assert (format_time(first) < format_time(second)) == (first < second)
+
+
+@settings(max_examples=300)
+@given(_MOMENTS)
+def test_format_equals_isoformat(moment: datetime) -> None:
+    """The canonical text is ISO 8601 in UTC with microseconds and "Z"."""
+    expected = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    assert format_time(moment) == expected.removesuffix("+00:00") + "Z"

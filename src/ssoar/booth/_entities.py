@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import cedarpy
+import orjson
 
 from ssoar.model._crossing import Crossing, Target
 from ssoar.model._participant import Participant
@@ -71,7 +71,9 @@ class SessionEntities:
             "attrs": {"tenant": session.tenant, "template": session.template},
             "parents": [],
         }
-        self.handle: Any = cedarpy.Entities.from_json_str(json.dumps([first]))
+        self.handle: Any = cedarpy.Entities.from_json_str(
+            orjson.dumps([first]).decode("utf-8")
+        )
         self.memo: dict[tuple[object, ...], Any] = {}
         """Evaluations of requests already seen against the current entities.
 
@@ -113,7 +115,9 @@ class SessionEntities:
             "attrs": attributes,
             "parents": [self.session_uid],
         }
-        self.handle = self.handle.with_added_json_str(json.dumps([entity]))
+        self.handle = self.handle.with_added_json_str(
+            orjson.dumps([entity]).decode("utf-8")
+        )
         self._known.add(key)
         self.attributes[key] = tuple(sorted(attributes.items()))
         self._forget(entity_type, entity_id)

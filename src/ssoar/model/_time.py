@@ -13,6 +13,7 @@ _NANOS_DIGITS_MAX = 20
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def utc_now() -> datetime:
@@ -97,5 +98,14 @@ def format_time(value: datetime) -> str:
     assert value.tzinfo is not None, "naive datetimes never reach storage"
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # isoformat of an aware UTC time ends in "+00:00"; swap that for "Z".
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    # The same text as isoformat(timespec="microseconds") with "Z" for
+    # "+00:00", in half the time: every record formats several instants.
+    return _FORMAT % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
