@@ -38,6 +38,11 @@ from synthetic import write_traces
 # Crossings of a synthetic session that are not spans: two admissions (the
 # user and the agent) and the closing crossing.
 _CROSSINGS_NOT_SPANS = 3
+_TARGET_CROSSINGS = 10_000
+_TARGET_BASELINE_ROWS = 150_000
+"""The target: 10,000 crossings per second on a machine whose bare insert
+does about 150,000 rows per second. Machines and their load differ, so the
+target is checked as a share of the bare insert measured in this run."""
 _SESSIONS_PER_COMMIT = 50
 """Sessions per baseline transaction; the import commits every 5,000 crossings."""
 
@@ -170,6 +175,7 @@ def main() -> None:
             f"crossings, {len(paths)} OTLP files"
         )
         best_ssoar = best_baseline = 0.0
+        rows_per_crossing = 0.0
         for attempt in range(1, arguments.repeat + 1):
             database = work / f"ssoar-{attempt}.db"
             crossings, seconds = run_import(work / "traces", paths, database)
@@ -178,6 +184,7 @@ def main() -> None:
             base_rate = crossings / base_seconds
             best_ssoar = max(best_ssoar, rate)
             best_baseline = max(best_baseline, base_rate)
+            rows_per_crossing = rows / crossings
             print(
                 f"run {attempt}: ssoar {crossings} crossings in {seconds:.2f} s = "
                 f"{rate:,.0f} crossings/s; baseline {rows} rows in "
@@ -188,6 +195,15 @@ def main() -> None:
             f"best: ssoar {best_ssoar:,.0f} crossings/s, baseline "
             f"{best_baseline:,.0f} crossings/s, ssoar at "
             f"{best_ssoar / best_baseline:.1%} of the bare insert"
+        )
+        share = _TARGET_CROSSINGS / (_TARGET_BASELINE_ROWS / rows_per_crossing)
+        absolute = "met" if best_ssoar >= _TARGET_CROSSINGS else "not met"
+        relative = "met" if best_ssoar / best_baseline >= share else "not met"
+        print(
+            f"target: {_TARGET_CROSSINGS:,} crossings/s where the bare insert "
+            f"does {_TARGET_BASELINE_ROWS:,} rows/s, that is {share:.1%} of the "
+            f"bare insert: {relative} as a share of this run's bare insert, "
+            f"{absolute} in absolute terms"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
