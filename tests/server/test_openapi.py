@@ -142,7 +142,7 @@ def test_error_responses_documented(document: dict[str, Any]) -> None:
         assert str(spec.status) in statuses
         if spec.scope is not None:
             assert {"401", "403", "429"} <= statuses, (method, path)
-            assert operation["security"] == [{"apiKey": []}]
+            assert operation["security"] == [{"apiKey": []}, {"apiKeyHeader": []}]
         else:
             assert operation["security"] == []
         if spec.body is not None:
@@ -163,6 +163,13 @@ def test_error_responses_documented(document: dict[str, Any]) -> None:
         "type": "http",
         "scheme": "bearer",
         "description": scheme["description"],
+    }
+    header = document["components"]["securitySchemes"]["apiKeyHeader"]
+    assert header == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": header["description"],
     }
 
 

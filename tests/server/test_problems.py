@@ -9,6 +9,7 @@ Body-size and rate limits run on services of their own with small limits.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -509,3 +510,40 @@ def test_invalid_field_says_fix(
     problem = assert_problem(client.post("/v1/sessions", json=body), 422)
     assert problem["field"] == field
     assert problem["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("prompt_tokens", "report it as 'input_tokens'"),
+        ("completion_tokens", "report it as 'output_tokens'"),
+        ("total_tokens", "leave it out, the booth adds up the parts"),
+    ],
+)
+def test_provider_token_names_get_field(
+    client: httpx.Client, name: str, hint: str
+) -> None:
+    response = client.post(
+        "/v1/sessions/s/crossings/c/complete",
+        json={"usage": {"input_tokens": 1, "output_tokens": 1, name: 1}},
+    )
+    problem = assert_problem(response, 422)
+    assert problem["field"] == f"usage.{name}"
+    assert problem["detail"] == f"usage.{name}: unknown field {name!r}; {hint}"
+
+
+def test_missing_scope_logs_key_id(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = service.key("acme", "read")
+    caplog.set_level(logging.INFO, logger="ssoar.server")
+    response = service.client(key).post("/v1/sessions", json=SESSION)
+    assert_problem(response, 403)
+    logged = [
+        record.getMessage()
+        for record in caplog.records
+        if "scope-missing" in record.getMessage()
+    ]
+    assert logged == [
+        f"POST /v1/sessions -> 403 scope-missing (key {key.key_id}, session -)"
+    ]

@@ -8,6 +8,7 @@ check or import and 2 for invalid input or settings.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -60,8 +61,12 @@ def _width() -> int | None:
     """Return a wide fixed width when output is not a terminal, else None.
 
     Rich falls back to 80 columns for pipes and files, which folds ids and
-    states in CI logs; a terminal keeps its own width.
+    states in CI logs; a terminal keeps its own width. A width set in
+    COLUMNS wins in both cases.
     """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     return None if sys.stdout.isatty() else _PIPE_WIDTH
 
 

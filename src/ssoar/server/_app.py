@@ -312,6 +312,8 @@ class _ProblemError(Exception):
             **extra,
         )
         self.headers: dict[str, str] = {}
+        self.key_id: str | None = None
+        """The key of a caller refused after it was recognised, for the log."""
 
 
 def body_is_optional(struct: type[msgspec.Struct]) -> bool:
@@ -470,7 +472,7 @@ def _endpoint(
                     ) from None
             result = await handler(request, caller, body)
         except _ProblemError as error:
-            _log_problem(request, caller, error.problem)
+            _log_problem(request, caller, error.problem, error.key_id)
             return _problem_response(error.problem, error.headers)
         except _BodyTooLarge:
             # A chunked body has no Content-Length, so the limit is found
@@ -520,13 +522,15 @@ def _authorise(service: _Service, request: Request, scope: str) -> Caller:
         error.headers["www-authenticate"] = 'Bearer realm="ssoar"'
         raise error
     if scope not in caller.scopes:
-        raise _ProblemError(
+        error = _ProblemError(
             403,
             "scope-missing",
             "API key lacks a scope",
             f"this request needs the {scope!r} scope; the key has "
             f"{', '.join(sorted(caller.scopes))}",
         )
+        error.key_id = caller.key_id
+        raise error
     wait = service.rate.take(caller.key_id)
     if wait > 0:
         error = _ProblemError(
@@ -538,12 +542,20 @@ def _authorise(service: _Service, request: Request, scope: str) -> Caller:
             retry_after_seconds=max(1, int(wait + 0.999)),
         )
         error.headers["retry-after"] = str(max(1, int(wait + 0.999)))
+        error.key_id = caller.key_id
         raise error
     return caller
 
 
-def _log_problem(request: Request, caller: Caller | None, problem: Problem) -> None:
+def _log_problem(
+    request: Request,
+    caller: Caller | None,
+    problem: Problem,
+    key_id: str | None = None,
+) -> None:
     """Log a refused request: warnings for the server's side, info for the caller's."""
+    if caller is not None:
+        key_id = caller.key_id
     level = logging.WARNING if problem.status >= 500 else logging.INFO
     _LOG.log(
         level,
@@ -552,7 +564,7 @@ def _log_problem(request: Request, caller: Caller | None, problem: Problem) -> N
         request.url.path,
         problem.status,
         problem.type.rsplit("/", 1)[-1],
-        caller.key_id if caller is not None else "-",
+        key_id or "-",
         request.path_params.get("session_id", "-"),
     )
 
@@ -617,7 +629,22 @@ _WIRE_FIELDS = sorted(
 )
 
 
+_FIELD_ALIASES = {
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "cached_tokens": "cache_read_tokens",
+    "cache_read_input_tokens": "cache_read_tokens",
+    "cache_creation_input_tokens": "cache_write_tokens",
+}
+"""Token counts as OpenAI and Anthropic name them, and the field that takes each."""
+
+
 def _did_you_mean(name: str) -> str:
+    alias = _FIELD_ALIASES.get(name)
+    if alias is not None:
+        return f"; report it as {alias!r}"
+    if name == "total_tokens":
+        return "; leave it out, the booth adds up the parts"
     # The name may be a field of another request struct; suggest a different one.
     candidates = [field for field in _WIRE_FIELDS if field != name]
     close = difflib.get_close_matches(name, candidates, n=1)

@@ -62,7 +62,8 @@ def build_document(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, 
                 "Open sessions, ask the booth before each crossing, report how "
                 "it ended, and close the session into a signed settlement. "
                 "Every request but /healthz and /openapi.json needs an API key "
-                "('Authorization: Bearer ssoar_...'), and sees only its "
+                "('Authorization: Bearer ssoar_...', or an 'X-API-Key' header "
+                "when there is no Authorization header), and sees only its "
                 "tenant's records. Errors are RFC 9457 problem documents."
             ),
         },
@@ -74,7 +75,14 @@ def build_document(endpoints: Sequence[Endpoint], *, version: str) -> dict[str, 
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An API key from 'ssoar api-key create'.",
-                }
+                },
+                "apiKeyHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "The same key, read only when the request "
+                    "has no Authorization header.",
+                },
             },
         },
     }
@@ -145,7 +153,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     errors = set(endpoint.errors)
     if endpoint.scope is not None:
         errors |= {401, 403, 429}
-        operation["security"] = [{"apiKey": []}]
+        operation["security"] = [{"apiKey": []}, {"apiKeyHeader": []}]
     else:
         operation["security"] = []
     if endpoint.body is not None:
