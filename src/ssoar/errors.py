@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CrossingDenied",
+    "CrossingIdTaken",
     "InputError",
     "NotFound",
     "PolicyError",
@@ -144,6 +145,11 @@ class NotFound(SsoarError):
 class Conflict(SsoarError):
     """A request reuses an idempotency key, or a crossing id, for a different
     request, or asks for a change the record no longer allows."""
+
+
+class CrossingIdTaken(Conflict):
+    """A live session cannot be settled: one of its crossing ids is already
+    stored for another session."""
 
 
 class BoothUnavailable(SsoarError):

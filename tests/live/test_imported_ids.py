@@ -1,22 +1,30 @@
-"""A live session may not take an id that begins crossing ids an import stored."""
+"""Live sessions and imports never store the same crossing id twice."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Protocol
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ssoar.cli import app
 from ssoar.config._settings import Settings
-from ssoar.errors import Conflict
-from ssoar.live import LiveBooth, OpenSession
+from ssoar.errors import Conflict, CrossingIdTaken, RequestError
+from ssoar.live import BeginCrossing, LiveBooth, OpenSession
+from ssoar.store._sqlite import Store
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 
 
-def import_trace(settings: Settings, tmp_path: Path) -> None:
+class Clock(Protocol):
+    """The fixture clock of conftest.py."""
+
+    def advance(self, seconds: float) -> None: ...
+
+
+def run_import(settings: Settings, tmp_path: Path) -> Result:
     """Import one tool span of trace TRACE_ID into the booth's database."""
     span = {
         "traceId": TRACE_ID,
@@ -31,10 +39,15 @@ def import_trace(settings: Settings, tmp_path: Path) -> None:
     }
     trace = tmp_path / "trace.json"
     trace.write_text(json.dumps([span]), encoding="utf-8")
-    result = CliRunner().invoke(
+    return CliRunner().invoke(
         app,
         ["import", str(trace), "--db", settings.db, "--key-file", settings.key_file],
     )
+
+
+def import_trace(settings: Settings, tmp_path: Path) -> None:
+    """Import the trace, which must succeed."""
+    result = run_import(settings, tmp_path)
     assert result.exit_code == 0, result.output
 
 
@@ -56,3 +69,65 @@ def test_longer_id_opens(booth: LiveBooth, settings: Settings, tmp_path: Path) -
     import_trace(settings, tmp_path)
     answer = booth.open_session("acme", OpenSession(session_id=f"{TRACE_ID}0"))
     assert answer.state == "open"
+
+
+SPAN_ID = "eee19b7ec3c1b174"
+
+
+def test_import_refused_while_session_open(
+    booth: LiveBooth, settings: Settings, tmp_path: Path
+) -> None:
+    booth.open_session("acme", OpenSession(session_id=TRACE_ID))
+    result = run_import(settings, tmp_path)
+    assert result.exit_code == 1
+    assert f"crossing {TRACE_ID}/{SPAN_ID} has the form of a crossing" in result.output
+    record = booth.close_session("acme", TRACE_ID)
+    assert record["state"] == "settled"
+
+
+def test_close_refused_when_import_took_id(
+    booth: LiveBooth,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    booth.open_session("acme", OpenSession(session_id=TRACE_ID))
+    booth.begin(
+        "acme",
+        TRACE_ID,
+        BeginCrossing(kind="tool_call", crossing_id=SPAN_ID, actor="tool:lookup"),
+    )
+    # An import in another process that checked before the session opened.
+    monkeypatch.setattr(Store, "open_live_sessions", lambda self, ids: set())
+    assert run_import(settings, tmp_path).exit_code == 0
+    with pytest.raises(CrossingIdTaken, match=f"{TRACE_ID}/{SPAN_ID}"):
+        booth.close_session("acme", TRACE_ID)
+    assert booth.session("acme", TRACE_ID).state == "open"
+
+
+def test_sweep_passes_stuck_session(
+    booth: LiveBooth,
+    settings: Settings,
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    booth.open_session("acme", OpenSession(session_id=TRACE_ID))
+    booth.begin(
+        "acme",
+        TRACE_ID,
+        BeginCrossing(kind="tool_call", crossing_id=SPAN_ID, actor="tool:lookup"),
+    )
+    booth.open_session("acme", OpenSession(session_id="idle-one"))
+    monkeypatch.setattr(Store, "open_live_sessions", lambda self, ids: set())
+    assert run_import(settings, tmp_path).exit_code == 0
+    clock.advance(24 * 3600)
+    swept = booth.sweep()
+    assert [record["session_id"] for record in swept] == ["idle-one"]
+    assert booth.session("acme", TRACE_ID).state == "open"
+
+
+@pytest.mark.parametrize("session_id", ["a/b", "-lead", "x" * 201, "new\nline"])
+def test_bad_session_id_refused(booth: LiveBooth, session_id: str) -> None:
+    with pytest.raises(RequestError, match="is not a session id of 1 to 200"):
+        booth.open_session("acme", OpenSession(session_id=session_id))

@@ -319,7 +319,9 @@ def _settle_checked(
             message=f"the session's records cannot be written: {error}",
         )
     crossing_ids = [outcome.crossing.crossing_id for outcome in book.outcomes]
-    collision = _id_collision(crossing_ids, claimed)
+    collision = _id_collision(crossing_ids, claimed) or _live_collision(
+        crossing_ids, context.store
+    )
     if collision is None:
         stored = context.store.crossing_sessions(crossing_ids)
         if draft.session_id in stored.values():
@@ -380,6 +382,24 @@ def _id_collision(crossing_ids: Sequence[str], claimed: dict[str, str]) -> str |
                 "ids that contain '/' can collide"
             )
     return None
+
+
+def _live_collision(crossing_ids: Sequence[str], store: Store) -> str | None:
+    """Describe the first crossing id an open live session could also make, or None.
+
+    A live session's crossing ids are ``{session id}/{key}``. An imported
+    crossing id whose part before the first '/' names an open live session
+    could be one of them, and whichever were stored second could not be.
+    """
+    heads = {crossing_id.partition("/")[0]: crossing_id for crossing_id in crossing_ids}
+    open_ids = store.open_live_sessions(heads)
+    if not open_ids:
+        return None
+    session_id = min(open_ids)
+    return (
+        f"crossing {heads[session_id]} has the form of a crossing of live session "
+        f"{session_id}, which is open; import this trace after that session closes"
+    )
 
 
 def _stored_elsewhere(crossing_id: str, other: str) -> str:

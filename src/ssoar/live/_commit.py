@@ -21,6 +21,8 @@ the disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from ssoar.errors import BoothUnavailable, SsoarError
 __all__ = ["GroupCommit", "Transactional"]
 
 T = TypeVar("T")
+_LOG = logging.getLogger("ssoar.live")
 _BATCH_SIZE_MAX = 256
 """Most operations one commit takes; later ones wait for the next."""
 _GATHER_SECONDS = 0.0005
@@ -160,7 +163,10 @@ class GroupCommit:
         future: asyncio.Future[T] = loop.create_future()
 
         def notify() -> None:
-            loop.call_soon_threadsafe(_resolve, future, operation)
+            # The caller's event loop may have closed while it waited: then
+            # no one is left to answer, and the leader goes on with the others.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, future, operation)
 
         operation: _Operation[T] = _Operation(function, notify)
         wake = False
@@ -187,7 +193,7 @@ class GroupCommit:
         self._stopping = False
 
     def _ensure_writer(self) -> None:
-        if self._writer is None:
+        if self._writer is None or not self._writer.is_alive():
             self._writer = threading.Thread(
                 target=self._write_loop, name="ssoar-ledger-writer", daemon=True
             )
@@ -200,7 +206,12 @@ class GroupCommit:
             with self._lock:
                 leads, self._writer_leads = self._writer_leads, False
             if leads:
-                self._lead(None)
+                try:
+                    self._lead(None)
+                except BaseException:
+                    # _lead has refused the batch and passed the lead on;
+                    # the writer stays, because the event loop relies on it.
+                    _LOG.exception("an operation on the ledger writer failed")
             if self._stopping:
                 with self._lock:
                     if not self._queue or self._leading:
@@ -221,7 +232,14 @@ class GroupCommit:
                 if not batch:
                     self._leading = False
                     return
-            self._run(batch)
+            try:
+                self._run(batch)
+            except BaseException as error:
+                # Such as KeyboardInterrupt in the leading thread. The others
+                # must not wait for a leader that is gone: answer them, give up
+                # the lead, and let the error go on in this thread.
+                self._abandon(batch, own, error)
+                raise
             self._woken = len(batch)
             for operation in batch:
                 if operation is own:
@@ -234,6 +252,28 @@ class GroupCommit:
             if own is not None and own.finished:
                 self._hand_on()
                 return
+
+    def _abandon(
+        self,
+        batch: list[_Operation[Any]],
+        own: _Operation[Any] | None,
+        error: BaseException,
+    ) -> None:
+        """Refuse a batch the leader cannot finish, and pass the lead on."""
+        # The transaction may be gone with the error; nothing was committed.
+        with contextlib.suppress(Exception):
+            self._ledger.rollback_batch()
+        for operation in batch:
+            operation.error = _unavailable(error)
+            operation.finished = True
+            if operation is own:
+                continue
+            if operation.notify is not None:
+                operation.notify()
+            else:
+                assert operation.wake is not None
+                operation.wake.set()
+        self._hand_on()
 
     def _gather(self) -> None:
         """Wait a moment for the callers the last commit answered to ask again.

@@ -16,6 +16,8 @@ processes can never both take an account's last unit.
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +35,7 @@ from ssoar.booth._entities import SessionEntities, target_attributes
 from ssoar.config._settings import Settings
 from ssoar.errors import (
     Conflict,
+    CrossingIdTaken,
     NotFound,
     RequestError,
     SessionClosed,
@@ -86,6 +89,8 @@ from ssoar.live._routing import Candidate, cost_order, record_routes
 from ssoar.live._session import CrossingView, LiveCrossing, LiveSession
 from ssoar.live._tenants import ApiKey, create_key
 from ssoar.live._wire import (
+    PATTERN_MEANINGS,
+    SESSION_ID_PATTERN,
     AttemptReport,
     BeginCrossing,
     CompleteCrossing,
@@ -125,6 +130,8 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _ACTIVITY_RESOLUTION = timedelta(seconds=1)
 _SWEEP_BATCH = 64
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+_LOG = logging.getLogger("ssoar.live")
 _CHECKPOINT_PAGES = 400
 """Most sessions one sweep operation closes; a sweep repeats until none is due."""
 
@@ -381,6 +388,15 @@ class LiveBooth:
         now = self.clock()
         fingerprint = request_fingerprint(request)
         session_id = request.session_id or f"ses-{uuid.uuid4().hex}"
+        if _SESSION_ID.fullmatch(session_id) is None:
+            # The HTTP service checks this when it reads the request; the
+            # SDK's in-process booth reaches here directly.
+            raise RequestError(
+                "session_id",
+                f"{session_id!r} is not {PATTERN_MEANINGS[SESSION_ID_PATTERN]}; "
+                "'/' is left out because it separates a session id from a "
+                "crossing key",
+            )
         existing = self._existing_session(session_id)
         if existing is not None:
             owner, stored_fingerprint = existing
@@ -1614,8 +1630,13 @@ class LiveBooth:
                 continue
             instant = self.clock()
             why = _expiry(live, instant)
-            if why is not None:
+            if why is None:
+                continue
+            try:
                 closed.append(self._settle(live, CloseReason.SWEPT, why, instant))
+            except CrossingIdTaken as error:
+                # Nothing was changed; the other sessions are still swept.
+                _LOG.warning("cannot sweep session %s: %s", session_id, error)
         return closed
 
     def _settle(
@@ -1625,7 +1646,23 @@ class LiveBooth:
         error: str | None,
         now: datetime,
     ) -> dict[str, Any]:
-        """Close a session: settle open crossings at their reservation, sign, store."""
+        """Close a session: settle open crossings at their reservation, sign, store.
+
+        Raises:
+            CrossingIdTaken: If a crossing id of the session is already stored
+                for another session; nothing is changed then.
+        """
+        crossing_ids = [item.crossing.crossing_id for item in live.crossings.values()]
+        crossing_ids.append(f"{live.session_id}/closure")
+        stored = self.store.crossing_sessions(crossing_ids)
+        if stored:
+            crossing_id, other = next(iter(stored.items()))
+            raise CrossingIdTaken(
+                f"crossing {crossing_id} of session {live.session_id} is already "
+                f"stored for session {other}, which an import settled while this "
+                "session was open; both cannot be stored, so this session stays "
+                "open and the sweeper passes it by"
+            )
         for live_crossing in live.crossings.values():
             self._settle_open_crossing(live, live_crossing)
         book = SessionBook(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -238,6 +238,21 @@ class Store:
             "SELECT state FROM live_sessions WHERE session_id = ?", (session_id,)
         ).fetchone()
         return row is not None and row[0] == "open"
+
+    def open_live_sessions(self, session_ids: Collection[str]) -> set[str]:
+        """Return which of these ids are live sessions still open in the booth."""
+        ids = list(session_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), _QUERY_PARAMETERS_MAX):
+            chunk = ids[start : start + _QUERY_PARAMETERS_MAX]
+            marks = ", ".join("?" for _ in chunk)
+            cursor = self.connection.execute(
+                "SELECT session_id FROM live_sessions "
+                f"WHERE state = 'open' AND session_id IN ({marks})",
+                chunk,
+            )
+            found.update(row[0] for row in cursor)
+        return found
 
     def has_session(self, session_id: str) -> bool:
         """Whether a session with this id is stored."""
