@@ -98,11 +98,23 @@ class SessionEntities:
         )
 
     def add_target(self, target: Target, attributes: dict[str, str]) -> None:
-        """Add a crossing target, once."""
+        """Add a target, once."""
         entity_type = target_entity_type(target)
         if entity_type == "Participant":
             return
         self._add(entity_type, target.target_id, attributes)
+
+    def add_target_of(self, crossing: Crossing) -> None:
+        """Add a crossing's target, once, with the attributes it has there."""
+        target = crossing.target
+        if target is None:
+            return
+        entity_type = target_entity_type(target)
+        if entity_type == "Participant" or (entity_type, target.target_id) in (
+            self._known
+        ):
+            return
+        self._add(entity_type, target.target_id, target_attributes(target, crossing))
 
     def _add(
         self, entity_type: str, entity_id: str, attributes: dict[str, str]

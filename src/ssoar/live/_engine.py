@@ -31,7 +31,7 @@ import orjson
 
 from ssoar.audit._signing import SigningKey
 from ssoar.booth._booth import Booth, BoothFacts
-from ssoar.booth._entities import SessionEntities, target_attributes
+from ssoar.booth._entities import SessionEntities
 from ssoar.config._settings import Settings
 from ssoar.errors import (
     Conflict,
@@ -1187,10 +1187,7 @@ class LiveBooth:
         route: str | None = None,
     ) -> Candidate:
         """Check authority and entitlement for one way to run a crossing."""
-        if crossing.target is not None:
-            live.entities.add_target(
-                crossing.target, target_attributes(crossing.target, crossing)
-            )
+        live.entities.add_target_of(crossing)
         authority = self._authority(live, crossing)
         holder = crossing.authority_holder_id
         requests: list[tuple[Account, Decimal]] = []

@@ -16,7 +16,7 @@ from decimal import Decimal
 from ssoar.audit._log import Leaf, SessionLog
 from ssoar.audit._signing import SigningKey
 from ssoar.booth._booth import Booth, BoothFacts
-from ssoar.booth._entities import SessionEntities, target_attributes
+from ssoar.booth._entities import SessionEntities
 from ssoar.errors import SessionError
 from ssoar.ledger._authority import (
     AuthorityCheck,
@@ -195,10 +195,7 @@ class SessionBook:
         spec = self.template.spec(crossing.kind)
         if crossing.kind != "session_closure":
             self._check_registered(crossing)
-        if crossing.target is not None:
-            self.entities.add_target(
-                crossing.target, target_attributes(crossing.target, crossing)
-            )
+        self.entities.add_target_of(crossing)
         authority = self._check_authority(crossing)
         billing = bill_crossing(
             crossing, self.quoter, self.settings.tolls, priced_kinds=PRICED_KINDS
@@ -233,10 +230,7 @@ class SessionBook:
         """
         self._check_open()
         spec = self.template.spec(crossing.kind)
-        if crossing.target is not None:
-            self.entities.add_target(
-                crossing.target, target_attributes(crossing.target, crossing)
-            )
+        self.entities.add_target_of(crossing)
         self.entitlement.restore(entitlement.transfers)
         billing = bill_crossing(
             crossing, self.quoter, self.settings.tolls, priced_kinds=PRICED_KINDS
