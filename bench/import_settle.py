@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -176,6 +177,7 @@ def main() -> None:
         )
         best_ssoar = best_baseline = 0.0
         rows_per_crossing = 0.0
+        shares: list[float] = []
         for attempt in range(1, arguments.repeat + 1):
             database = work / f"ssoar-{attempt}.db"
             crossings, seconds = run_import(work / "traces", paths, database)
@@ -185,6 +187,7 @@ def main() -> None:
             best_ssoar = max(best_ssoar, rate)
             best_baseline = max(best_baseline, base_rate)
             rows_per_crossing = rows / crossings
+            shares.append(rate / base_rate)
             print(
                 f"run {attempt}: ssoar {crossings} crossings in {seconds:.2f} s = "
                 f"{rate:,.0f} crossings/s; baseline {rows} rows in "
@@ -196,14 +199,18 @@ def main() -> None:
             f"{best_baseline:,.0f} crossings/s, ssoar at "
             f"{best_ssoar / best_baseline:.1%} of the bare insert"
         )
+        # Each run's two rates were measured back to back, so each run's
+        # share is the fair comparison; the median of them is checked.
+        median_share = statistics.median(shares)
         share = _TARGET_CROSSINGS / (_TARGET_BASELINE_ROWS / rows_per_crossing)
         absolute = "met" if best_ssoar >= _TARGET_CROSSINGS else "not met"
-        relative = "met" if best_ssoar / best_baseline >= share else "not met"
+        relative = "met" if median_share >= share else "not met"
         print(
             f"target: {_TARGET_CROSSINGS:,} crossings/s where the bare insert "
             f"does {_TARGET_BASELINE_ROWS:,} rows/s, that is {share:.1%} of the "
-            f"bare insert: {relative} as a share of this run's bare insert, "
-            f"{absolute} in absolute terms"
+            f"bare insert; the median run here is at {median_share:.1%}: "
+            f"{relative} as a share of the bare insert, {absolute} in absolute "
+            "terms"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
