@@ -130,10 +130,10 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _ACTIVITY_RESOLUTION = timedelta(seconds=1)
 _SWEEP_BATCH = 64
+"""Most sessions one sweep operation closes; a sweep repeats until none is due."""
+_CHECKPOINT_PAGES = 400
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 _LOG = logging.getLogger("ssoar.live")
-_CHECKPOINT_PAGES = 400
-"""Most sessions one sweep operation closes; a sweep repeats until none is due."""
 
 
 @dataclass(slots=True)
@@ -408,8 +408,8 @@ class LiveBooth:
             )
         # A crossing id is "{session_id}/{key}", and an imported crossing's is
         # "{trace id}/{span id}". A live session named like an imported trace
-        # could make a crossing id that is already stored, and then its
-        # settlement could never be written.
+        # could make a crossing id that is already stored, and then it could
+        # not be settled.
         stored_crossing = self.store.connection.execute(
             "SELECT crossing_id FROM crossings WHERE crossing_id >= ? "
             "AND crossing_id < ? LIMIT 1",
