@@ -361,16 +361,19 @@ def _count(span: SpanRecord, found: tuple[str, Any] | None) -> int:
     if found is None:
         return 0
     key, value = found
-    return _integer(span, f"attribute {key}", value)
+    return _integer(span, "attribute", key, value)
 
 
 def _langfuse_count(span: SpanRecord, details: Mapping[str, Any], key: str) -> int:
     value = details.get(key)
-    return 0 if value is None else _integer(span, f"usageDetails {key}", value)
+    return 0 if value is None else _integer(span, "usageDetails", key, value)
 
 
-def _integer(span: SpanRecord, field: str, value: Any) -> int:
-    """Read a token count; ``field`` names where it was read, for the error."""
+def _integer(span: SpanRecord, source: str, key: str, value: Any) -> int:
+    """Read a token count; ``source`` and ``key`` name where, for the error."""
+    if type(value) is int and 0 <= value <= TOKEN_COUNT_MAX:
+        return value
+    field = f"{source} {key}"
     result: int | Decimal | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         result = value

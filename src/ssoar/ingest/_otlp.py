@@ -219,7 +219,8 @@ def decode_attributes(file: str, raw: Any, pointer: str) -> dict[str, Any]:
         )
     decoded: dict[str, Any] = {}
     for index, entry in enumerate(raw):
-        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if type(key) is not str:
             raise InputError(
                 file, f"{pointer}/{index}", 'expected {"key": ..., "value": ...}'
             )
@@ -229,7 +230,7 @@ def decode_attributes(file: str, raw: Any, pointer: str) -> dict[str, Any]:
         if type(value) is dict and len(value) == 1:
             string = value.get("stringValue")
             if type(string) is str:
-                decoded[entry["key"]] = string
+                decoded[key] = string
                 continue
             number = value.get("intValue")
             # isdigit() is also true for digits such as "²", which int()
@@ -240,9 +241,9 @@ def decode_attributes(file: str, raw: Any, pointer: str) -> dict[str, Any]:
                 and number.isascii()
                 and number.isdigit()
             ):
-                decoded[entry["key"]] = int(number)
+                decoded[key] = int(number)
                 continue
-        decoded[entry["key"]] = _value(file, value, f"{pointer}/{index}/value", 0)
+        decoded[key] = _value(file, value, f"{pointer}/{index}/value", 0)
     return decoded
 
 
