@@ -23,7 +23,6 @@ def compile_policies(
     session_policies: Path | None = None,
     *,
     template_policies: Path | None = None,
-    session_text: str | None = None,
 ) -> BoothPolicies:
     """Compile the template layer with tenant and session policies.
 
@@ -33,8 +32,6 @@ def compile_policies(
         session_policies: A .cedar file or directory added for one session.
         template_policies: A .cedar file or directory that replaces the
             template's default policies.
-        session_text: Cedar text added for one session, as a live session
-            brings it; it is named ``session.cedar`` in errors.
     """
     if template_policies is None:
         file, text = template.policy_text()
@@ -50,8 +47,6 @@ def compile_policies(
                 PolicySource(layer, name, body)
                 for name, body in read_policy_files(path)
             )
-    if session_text is not None:
-        sources.append(PolicySource("session", "session.cedar", session_text))
     return BoothPolicies.compile(template, sources)
 
 

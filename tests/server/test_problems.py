@@ -547,12 +547,3 @@ def test_missing_scope_logs_key_id(
     assert logged == [
         f"POST /v1/sessions -> 403 scope-missing (key {key.key_id}, session -)"
     ]
-
-
-def test_bad_session_policy_names_line(client: httpx.Client) -> None:
-    body = {"policies": '@id("session.bad")\nforbid (principal, action, resource)\n'}
-    problem = assert_problem(client.post("/v1/sessions", json=body), 422)
-    assert problem["field"] == "policies"
-    assert problem["detail"] == (
-        "policies: session.cedar:1: policy is not terminated; end every policy with ';'"
-    )

@@ -37,7 +37,6 @@ from ssoar.errors import (
     Conflict,
     CrossingIdTaken,
     NotFound,
-    PolicyError,
     RequestError,
     SessionClosed,
     TemplateError,
@@ -133,8 +132,6 @@ _ACTIVITY_RESOLUTION = timedelta(seconds=1)
 _SWEEP_BATCH = 64
 """Most sessions one sweep operation closes; a sweep repeats until none is due."""
 _CHECKPOINT_PAGES = 400
-_POLICY_BOOTHS_MAX = 256
-"""Compiled booths of session policies kept at once; more are compiled again."""
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 _LOG = logging.getLogger("ssoar.live")
 
@@ -179,8 +176,6 @@ class LiveBooth:
         self.catalogue = catalogue or PriceCatalogue()
         self._compile = compile_policies
         self._booths: dict[str, Booth] = {}
-        self._policy_booths: dict[tuple[str, str], Booth] = {}
-        """Booths of sessions that bring their own policies, by template and text."""
         self._sessions: dict[str, LiveSession] = {}
         self._balances: dict[str, _Balance] = {}
         self._plans: dict[str, tuple[int, tuple[QuotaBinding, ...]]] = {}
@@ -273,10 +268,6 @@ class LiveBooth:
         self._sessions.clear()
         self._balances.clear()
         self._plans.clear()
-        # A booth compiled in the batch stored its policy set in the same
-        # transaction; compiling it again stores it again.
-        self._booths.clear()
-        self._policy_booths.clear()
         self._generation += 1
 
     def after_commit(self) -> None:
@@ -432,7 +423,7 @@ class LiveBooth:
             )
 
         template_name = request.template or self.settings.template
-        booth = self._session_booth(template_name, request.policies)
+        booth = self._booth(template_name)
         template = booth.template
         bindings = tuple(
             quota_binding(spec, f"quotas[{index}]", template)
@@ -508,7 +499,6 @@ class LiveBooth:
                 "allowed_jurisdictions": request.allowed_jurisdictions,
                 "quotas": [binding_to_json(binding) for binding in live.quotas],
                 "fingerprint": fingerprint,
-                "policies": request.policies,
             },
         )
         self.store.connection.execute(
@@ -678,7 +668,7 @@ class LiveBooth:
         ).fetchall()
         opened = orjson.loads(events[0][2])
         session = session_from_json(opened["session"])
-        booth = self._session_booth(session.template, opened.get("policies"))
+        booth = self._booth(session.template)
         bindings = tuple(
             binding_from_json(item, booth.template) for item in opened["quotas"]
         )
@@ -775,39 +765,6 @@ class LiveBooth:
         booth = Booth(policies)
         self._booths[template_name] = booth
         self._booths[template.name] = booth
-        return booth
-
-    def _session_booth(self, template_name: str, policies: str | None) -> Booth:
-        """Return the booth for a session: its template's, or with its own policies.
-
-        A session's policies are a third layer over the template's and the
-        tenant's. Sessions that bring the same text share one compiled booth.
-
-        Raises:
-            RequestError: If the policies do not parse or validate, naming
-                the line in ``session.cedar``.
-        """
-        base = self._booth(template_name)
-        if policies is None:
-            return base
-        key = (base.template.name, policies)
-        booth = self._policy_booths.get(key)
-        if booth is not None:
-            return booth
-        try:
-            compiled = self._compile(
-                base.template,
-                self.settings.policy_dir,
-                template_policies=self.settings.template_policies,
-                session_text=policies,
-            )
-        except PolicyError as error:
-            raise RequestError("policies", str(error)) from None
-        self.store.save_policies(compiled)
-        booth = Booth(compiled)
-        if len(self._policy_booths) >= _POLICY_BOOTHS_MAX:
-            self._policy_booths.clear()
-        self._policy_booths[key] = booth
         return booth
 
     def _plan(self, tenant: str) -> tuple[QuotaBinding, ...]:

@@ -36,8 +36,6 @@ __all__ = [
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$"
 """Ids are 1 to 200 characters: letters, digits and ``. _ : @ / + = -``."""
-SESSION_POLICY_LENGTH_MAX = 65_536
-"""Longest policy text a session may bring, in characters."""
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$"
 """Session ids leave out ``/``: they are one URL path segment, and a crossing
 id is ``{session_id}/{key}``."""
@@ -162,9 +160,6 @@ class OpenSession(Struct, forbid_unknown_fields=True, omit_defaults=True):
     max_lifetime_seconds: Seconds | None = None
     webhook_url: Annotated[str, Meta(max_length=2000)] | None = None
     """Receives a signed notice when the session closes."""
-    policies: Annotated[str, Meta(max_length=SESSION_POLICY_LENGTH_MAX)] | None = None
-    """Cedar policies for this session alone, each with an ``@id``, checked
-    with the template's and the tenant's; a forbid in any of them wins."""
 
 
 class UsageReport(Struct, forbid_unknown_fields=True, omit_defaults=True):

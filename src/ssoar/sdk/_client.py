@@ -47,13 +47,10 @@ class Client:
         idle_timeout_seconds: int | None = None,
         max_lifetime_seconds: int | None = None,
         webhook_url: str | None = None,
-        policies: str | None = None,
     ) -> Session:
         """Open a session: admit its participants, issue its grants, open its quotas.
 
         Use the result as a context manager: leaving the block settles it.
-        ``policies`` is Cedar text for this session alone, checked with the
-        template's and the tenant's policies.
 
         Raises:
             CrossingDenied: If the booth refused to admit a listed participant;
@@ -78,7 +75,6 @@ class Client:
                 idle_timeout_seconds=idle_timeout_seconds,
                 max_lifetime_seconds=max_lifetime_seconds,
                 webhook_url=webhook_url,
-                policies=policies,
             )
         )
         session = Session(self.transport, answer)
