@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import pytest
 
 from ssoar.audit._signing import SignatureInvalid, verify_signature
-from ssoar.errors import SessionClosed
+from ssoar.errors import RequestError, SessionClosed
 from ssoar.live import (
     BeginCrossing,
     CompleteCrossing,
@@ -390,3 +390,27 @@ def test_expired_session_refuses_begin(booth: LiveBooth, clock: Clock) -> None:
         "participant_admission": {"total": 1, "reconciled": 0},
         "session_closure": {"total": 1, "reconciled": 1},
     }
+
+
+def test_sweep_passes_unloadable_session(
+    make_booth: Callable[..., LiveBooth],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    booth = make_booth()
+    booth.open_session("acme", OpenSession(session_id="broken"))
+    booth.open_session("acme", OpenSession(session_id="idle"))
+    # Another process sweeps: it loads the sessions from the database, and
+    # one of them no longer loads.
+    sweeper = make_booth()
+    original = sweeper._load_session
+
+    def load(session_id: str, tenant: str) -> Any:
+        if session_id == "broken":
+            raise RequestError("template", "template 'gone' is not installed")
+        return original(session_id, tenant)
+
+    monkeypatch.setattr(sweeper, "_load_session", load)
+    clock.advance(24 * 3600)
+    swept = sweeper.sweep()
+    assert [record["session_id"] for record in swept] == ["idle"]

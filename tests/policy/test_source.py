@@ -321,3 +321,25 @@ def test_size_error_names_line() -> None:
     with pytest.raises(PolicyError) as caught:
         check_policy_size(statement)
     assert caught.value.line == 13
+
+
+def test_split_comment_ends_at_carriage_return() -> None:
+    # Cedar ends a comment at "\r" too, so the ";" after it ends the policy.
+    text = '@id("a")\nforbid (principal, action, resource) // c\r;\n' + PERMIT + "\n"
+    statements = split_policies("p.cedar", text)
+    assert [statement.text.split()[-1] for statement in statements] == [
+        ";",
+        "resource);",
+    ]
+
+
+def test_size_comment_ends_at_carriage_return() -> None:
+    depth = NESTING_FREE + 1
+    error = _size_error("// hidden\r" + "(" * depth + "true" + ")" * depth)
+    assert str(POLICY_NESTING_MAX) in error.detail
+
+
+def test_size_index_chain_counts_as_operators() -> None:
+    chain = 'context["a"]' + '["a"]' * POLICY_OPERATORS_MAX
+    error = _size_error(f"{chain} == 1")
+    assert str(POLICY_OPERATORS_MAX) in error.detail

@@ -39,6 +39,7 @@ from ssoar.errors import (
     NotFound,
     RequestError,
     SessionClosed,
+    SsoarError,
     TemplateError,
 )
 from ssoar.ledger._authority import (
@@ -1624,6 +1625,11 @@ class LiveBooth:
             try:
                 live = self._live(tenant, session_id)
             except SessionClosed:
+                continue
+            except SsoarError as error:
+                # Such as a template that no longer loads. Loading changed
+                # nothing, and the other sessions are still swept.
+                _LOG.warning("cannot sweep session %s: %s", session_id, error)
                 continue
             instant = self.clock()
             why = _expiry(live, instant)

@@ -31,7 +31,8 @@ Cedar's parser recurses once per level, and a native stack overflow is a
 segmentation fault, not an error: cedarpy 4.12.2 crashed at 700 nested
 parentheses on x86_64 Linux with an 8 MiB stack."""
 POLICY_OPERATORS_MAX = 2_000
-"""Most ``&&``, ``||``, ``+``, ``-``, ``*`` and ``.`` operators in one policy.
+"""Most ``&&``, ``||``, ``+``, ``-``, ``*`` and ``.`` operators and ``[``
+indexes in one policy.
 
 Cedar nests a chain of them one level per operator, and cedarpy 4.12.2
 crashed converting a chain of 20,000 ``&&`` terms to JSON (same machine)."""
@@ -68,8 +69,7 @@ def split_policies(file: str, text: str) -> list[PolicyStatement]:
         if char == "\n":
             line += 1
         elif char == "/" and text.startswith("//", index):
-            newline = text.find("\n", index)
-            index = length if newline == -1 else newline
+            index = _comment_end(text, index)
             continue
         elif char == '"':
             if start is None:
@@ -90,6 +90,18 @@ def split_policies(file: str, text: str) -> list[PolicyStatement]:
             file, start_line, "policy is not terminated; end every policy with ';'"
         )
     return statements
+
+
+def _comment_end(text: str, index: int) -> int:
+    """Return where a ``//`` comment starting at ``index`` ends.
+
+    Cedar ends a comment at a line feed or a carriage return, so a comment
+    ends at whichever comes first; the line break itself is not skipped.
+    """
+    ends = [
+        end for end in (text.find("\n", index), text.find("\r", index)) if end != -1
+    ]
+    return min(ends) if ends else len(text)
 
 
 def check_policy_size(statement: PolicyStatement) -> None:
@@ -119,8 +131,7 @@ def check_policy_size(statement: PolicyStatement) -> None:
         if char == "\n":
             line += 1
         elif char == "/" and text.startswith("//", index):
-            newline = text.find("\n", index)
-            index = length if newline == -1 else newline
+            index = _comment_end(text, index)
             continue
         elif char == '"':
             index, line = _skip_string(file, text, index, line)
@@ -141,6 +152,10 @@ def check_policy_size(statement: PolicyStatement) -> None:
             step = 2
         elif char in "+-*.":
             operators += 1
+        if char == "[":
+            # A chain of indexes such as x["a"]["b"] nests like a chain of
+            # operators, one level each, though its brackets close at once.
+            operators += 1
         elif _is_if(text, index):
             groups[-1] += 1
             depth += 1
@@ -158,8 +173,8 @@ def check_policy_size(statement: PolicyStatement) -> None:
                 file,
                 line,
                 f"policy has more than {POLICY_OPERATORS_MAX} operators (&&, ||, +, "
-                "-, * and .); split it into several policies, or test membership in "
-                'a set such as ["a", "b"].contains(context.model)',
+                "-, *, . and [ ]); split it into several policies, or test "
+                'membership in a set such as ["a", "b"].contains(context.model)',
             )
         index += step
 
