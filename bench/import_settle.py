@@ -200,7 +200,7 @@ def main() -> None:
             f"{best_ssoar / best_baseline:.1%} of the bare insert"
         )
         # Each run's two rates were measured back to back, so each run's
-        # share is the fair comparison; the median of them is checked.
+        # share is the fair comparison. The median share is checked.
         median_share = statistics.median(shares)
         share = _TARGET_CROSSINGS / (_TARGET_BASELINE_ROWS / rows_per_crossing)
         absolute = "met" if best_ssoar >= _TARGET_CROSSINGS else "not met"

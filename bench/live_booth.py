@@ -155,7 +155,7 @@ def bench_one_caller(folder: Path, crossings: int) -> dict[str, float]:
 def bench_threads(folder: Path, crossings: int, callers: int) -> dict[str, float]:
     booth = _booth(folder)
     sessions = _open(booth, callers)
-    # The first crossing of a session also opens its accounts; as in the
+    # The first crossing of a session also opens its accounts. As in the
     # one-caller run, warm-up crossings are left out of the figures.
     for session_id in sessions:
         _crossing(booth, session_id, "warm", [])

@@ -148,8 +148,8 @@ class Conflict(SsoarError):
 
 
 class CrossingIdTaken(Conflict):
-    """A live session cannot be settled: one of its crossing ids is already
-    stored for another session."""
+    """Error for a live session that cannot be settled, because one of its
+    crossing ids is already stored for another session."""
 
 
 class BoothUnavailable(SsoarError):

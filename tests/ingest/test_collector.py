@@ -31,7 +31,7 @@ def test_back_on_after_error(collector_on: None) -> None:
     assert gc.isenabled()
 
 
-def test_left_off_when_caller_had_it_off(collector_on: None) -> None:
+def test_stays_off_if_disabled(collector_on: None) -> None:
     gc.disable()
     with _fewer_collections():
         pass

@@ -1,4 +1,4 @@
-"""Group commit keeps answering when a caller or an operation goes away."""
+"""Group commit keeps running when a caller or an operation goes away."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from ssoar.errors import BoothUnavailable
 from ssoar.live._commit import GroupCommit
 
-ANSWER_SECONDS = 5.0
+RESULT_TIMEOUT_SECONDS = 5.0
 
 
 class Ledger:
@@ -34,8 +34,8 @@ class Ledger:
         pass
 
 
-def answered_later(commit: GroupCommit) -> bool:
-    """Whether a new caller gets its answer within ANSWER_SECONDS."""
+def finishes_later(commit: GroupCommit) -> bool:
+    """Check that a new operation finishes within RESULT_TIMEOUT_SECONDS."""
     done = threading.Event()
 
     def call() -> None:
@@ -43,7 +43,7 @@ def answered_later(commit: GroupCommit) -> bool:
         done.set()
 
     threading.Thread(target=call, daemon=True).start()
-    return done.wait(ANSWER_SECONDS)
+    return done.wait(RESULT_TIMEOUT_SECONDS)
 
 
 def test_closed_event_loop_caller() -> None:
@@ -58,7 +58,7 @@ def test_closed_event_loop_caller() -> None:
 
     asyncio.run(impatient())
     slow.join()
-    assert answered_later(commit)
+    assert finishes_later(commit)
     commit.stop()
 
 
@@ -70,16 +70,16 @@ def interrupt() -> None:
     raise Interrupted
 
 
-def test_interrupted_operation_refuses_batch() -> None:
+def test_interrupted_operation_fails_batch() -> None:
     ledger = Ledger()
     commit = GroupCommit(ledger)
     with pytest.raises(Interrupted):
         commit.call(interrupt)
     assert ledger.rollbacks == 1
-    assert answered_later(commit)
+    assert finishes_later(commit)
 
 
-def test_interrupted_leader_answers_others() -> None:
+def test_interrupted_leader_frees_others() -> None:
     commit = GroupCommit(Ledger())
     started = threading.Event()
     errors: list[BaseException] = []
@@ -101,11 +101,11 @@ def test_interrupted_leader_answers_others() -> None:
 
     leader = threading.Thread(target=lead)
     leader.start()
-    started.wait(ANSWER_SECONDS)
+    started.wait(RESULT_TIMEOUT_SECONDS)
     follower = threading.Thread(target=follow)
     follower.start()
-    leader.join(ANSWER_SECONDS)
-    follower.join(ANSWER_SECONDS)
+    leader.join(RESULT_TIMEOUT_SECONDS)
+    follower.join(RESULT_TIMEOUT_SECONDS)
     assert not follower.is_alive()
     assert errors == []
-    assert answered_later(commit)
+    assert finishes_later(commit)

@@ -51,7 +51,9 @@ def import_trace(settings: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_trace_id_refused(booth: LiveBooth, settings: Settings, tmp_path: Path) -> None:
+def test_trace_id_rejected(
+    booth: LiveBooth, settings: Settings, tmp_path: Path
+) -> None:
     import_trace(settings, tmp_path)
     with pytest.raises(Conflict, match=f"{TRACE_ID}/eee19b7ec3c1b174"):
         booth.open_session("acme", OpenSession(session_id=TRACE_ID))
@@ -74,7 +76,7 @@ def test_longer_id_opens(booth: LiveBooth, settings: Settings, tmp_path: Path) -
 SPAN_ID = "eee19b7ec3c1b174"
 
 
-def test_import_refused_while_session_open(
+def test_import_rejected_while_open(
     booth: LiveBooth, settings: Settings, tmp_path: Path
 ) -> None:
     booth.open_session("acme", OpenSession(session_id=TRACE_ID))
@@ -85,7 +87,7 @@ def test_import_refused_while_session_open(
     assert record["state"] == "settled"
 
 
-def test_close_refused_when_import_took_id(
+def test_close_rejected_when_id_taken(
     booth: LiveBooth,
     settings: Settings,
     tmp_path: Path,
@@ -128,6 +130,6 @@ def test_sweep_passes_stuck_session(
 
 
 @pytest.mark.parametrize("session_id", ["a/b", "-lead", "x" * 201, "new\nline"])
-def test_bad_session_id_refused(booth: LiveBooth, session_id: str) -> None:
+def test_bad_session_id_rejected(booth: LiveBooth, session_id: str) -> None:
     with pytest.raises(RequestError, match="is not a session id of 1 to 200"):
         booth.open_session("acme", OpenSession(session_id=session_id))

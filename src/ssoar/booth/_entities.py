@@ -109,12 +109,10 @@ class SessionEntities:
         target = crossing.target
         if target is None:
             return
-        entity_type = target_entity_type(target)
-        if entity_type == "Participant" or (entity_type, target.target_id) in (
-            self._known
-        ):
-            return
-        self._add(entity_type, target.target_id, target_attributes(target, crossing))
+        # Nearly every target is known already, so its attributes are built
+        # only for a new one.
+        if (target_entity_type(target), target.target_id) not in self._known:
+            self.add_target(target, target_attributes(target, crossing))
 
     def _add(
         self, entity_type: str, entity_id: str, attributes: dict[str, str]

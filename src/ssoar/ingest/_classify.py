@@ -370,7 +370,7 @@ def _langfuse_count(span: SpanRecord, details: Mapping[str, Any], key: str) -> i
 
 
 def _integer(span: SpanRecord, source: str, key: str, value: Any) -> int:
-    """Read a token count. ``source`` and ``key`` say where, for the error."""
+    """Read a token count. ``source`` and ``key`` name its origin in errors."""
     if type(value) is int and 0 <= value <= TOKEN_COUNT_MAX:
         return value
     field = f"{source} {key}"

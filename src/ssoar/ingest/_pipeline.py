@@ -233,8 +233,8 @@ def _import_files(
     drafts = draft_sessions(
         spans, imported_at=context.now, retrieval_kind=retrieval_kind
     )
-    # The drafts hold what settling needs, so the spans go now, and each
-    # draft goes once it is settled: memory is freed as the import goes.
+    # The drafts contain what settling needs, so the spans are released now
+    # and each draft once it is settled, which frees memory as the import goes.
     del spans, found
     context.store.save_policies(context.booth.policies)
     _settle_drafts(drafts, context, result, progress)

@@ -31,7 +31,7 @@ class AsyncBooth:
 
     Each operation runs on the group-commit writer thread; awaiting it
     returns once the answer is durable, and the event loop never waits for
-    the disk. Requests are read, and answers built, on the event loop, while
+    the disk. Requests are read, and responses built, on the event loop, while
     the writer runs the next batch.
     """
 

@@ -5,8 +5,8 @@ transaction, and its caller gets an answer only after that transaction has
 committed (WAL, ``synchronous=FULL``). One fsync per operation would cap the
 booth at the disk's sync rate, so operations that arrive while a commit is
 in progress wait and then share the next one. Before each commit the
-leader waits a moment for the callers the last commit answered, so that
-they share it too.
+leader waits a moment for the callers whose operations the last commit
+finished, so that their next operations share it too.
 
 One caller at a time leads. A thread that queues an operation when no one
 leads becomes the leader: it runs every queued operation in one
@@ -37,7 +37,7 @@ _LOG = logging.getLogger("ssoar.live")
 _BATCH_SIZE_MAX = 256
 """Most operations one commit takes; later ones wait for the next."""
 _GATHER_SECONDS = 0.0005
-"""Longest a leader waits for answered callers to ask again before it commits."""
+"""Maximum wait, in seconds, for callers of the last batch to queue again."""
 
 
 class Transactional(Protocol):
@@ -114,6 +114,14 @@ class _Operation(Generic[T]):
         """For asynchronous callers: resolves their future; None for threads."""
         self.wake = _thread_wake() if notify is None else None
 
+    def wake_caller(self) -> None:
+        """Tell the caller its operation is finished: resolve its future or wake it."""
+        if self.notify is not None:
+            self.notify()
+        else:
+            assert self.wake is not None
+            self.wake.set()
+
 
 class GroupCommit:
     """Runs operations in shared, durable transactions."""
@@ -163,8 +171,8 @@ class GroupCommit:
         future: asyncio.Future[T] = loop.create_future()
 
         def notify() -> None:
-            # The caller's event loop may have closed while it waited: then
-            # no one is left to answer, and the leader goes on with the others.
+            # The caller's event loop may have closed while it waited. Then no
+            # one takes the result, and the leader goes on with the others.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, future, operation)
 
@@ -209,8 +217,8 @@ class GroupCommit:
                 try:
                     self._lead(None)
                 except BaseException:
-                    # _lead has refused the batch and passed the lead on;
-                    # the writer stays, because the event loop relies on it.
+                    # _lead has rejected the batch and passed the lead on. The
+                    # writer stays up, because the event loop relies on it.
                     _LOG.exception("an operation on the ledger writer failed")
             if self._stopping:
                 with self._lock:
@@ -236,19 +244,15 @@ class GroupCommit:
                 self._run(batch)
             except BaseException as error:
                 # Such as KeyboardInterrupt in the leading thread. The others
-                # must not wait for a leader that is gone: answer them, give up
-                # the lead, and let the error go on in this thread.
+                # must not wait for a leader that is gone, so fail their
+                # operations, pass the lead on and re-raise here.
                 self._abandon(batch, own, error)
                 raise
             self._woken = len(batch)
             for operation in batch:
                 if operation is own:
                     continue
-                if operation.notify is not None:
-                    operation.notify()
-                else:
-                    assert operation.wake is not None
-                    operation.wake.set()
+                operation.wake_caller()
             if own is not None and own.finished:
                 self._hand_on()
                 return
@@ -259,8 +263,8 @@ class GroupCommit:
         own: _Operation[Any] | None,
         error: BaseException,
     ) -> None:
-        """Refuse a batch the leader cannot finish, and pass the lead on."""
-        # The transaction may be gone with the error; nothing was committed.
+        """Fail the operations of an unfinished batch, and pass the lead on."""
+        # The transaction may be gone with the error. Nothing was committed.
         with contextlib.suppress(Exception):
             self._ledger.rollback_batch()
         for operation in batch:
@@ -268,23 +272,22 @@ class GroupCommit:
             operation.finished = True
             if operation is own:
                 continue
-            if operation.notify is not None:
-                operation.notify()
-            else:
-                assert operation.wake is not None
-                operation.wake.set()
+            operation.wake_caller()
         self._hand_on()
 
     def _gather(self) -> None:
-        """Wait a moment for the callers the last commit answered to ask again.
+        """Wait a moment for the callers of the last batch to queue again.
 
         Callers that share a commit tend to come back together. Without this
         wait, the next commit takes only those that queued while the last
         one ran, and under steady load the callers split into two groups that
         alternate, each paying for its own sync. Releasing the interpreter
         lock for up to ``_GATHER_SECONDS`` lets them queue, and one commit
-        takes them all. A lone caller, or a leader with nothing queued,
-        does not wait.
+        takes them all. A leader with nothing queued does not wait, and
+        neither does one caller after a batch of one.
+
+        NOTE: a caller that comes alone after a larger batch waits once, up
+        to ``_GATHER_SECONDS``, for callers that may not come back.
         """
         expected = min(self._woken, _BATCH_SIZE_MAX)
         if not self._queue or len(self._queue) >= expected:

@@ -390,8 +390,8 @@ class LiveBooth:
         fingerprint = request_fingerprint(request)
         session_id = request.session_id or f"ses-{uuid.uuid4().hex}"
         if _SESSION_ID.fullmatch(session_id) is None:
-            # The HTTP service checks this when it reads the request; the
-            # SDK's in-process booth reaches here directly.
+            # The HTTP service checks this when it decodes the request, but the
+            # SDK's in-process booth calls this method directly.
             raise RequestError(
                 "session_id",
                 f"{session_id!r} is not {PATTERN_MEANINGS[SESSION_ID_PATTERN]}; "
@@ -1638,7 +1638,7 @@ class LiveBooth:
             try:
                 closed.append(self._settle(live, CloseReason.SWEPT, why, instant))
             except CrossingIdTaken as error:
-                # Nothing was changed; the other sessions are still swept.
+                # Nothing was changed, and the other sessions are still swept.
                 _LOG.warning("cannot sweep session %s: %s", session_id, error)
         return closed
 
@@ -1653,7 +1653,7 @@ class LiveBooth:
 
         Raises:
             CrossingIdTaken: If a crossing id of the session is already stored
-                for another session; nothing is changed then.
+                for another session. Nothing is changed then.
         """
         crossing_ids = [item.crossing.crossing_id for item in live.crossings.values()]
         crossing_ids.append(f"{live.session_id}/closure")

@@ -92,7 +92,7 @@ class LiveCrossing:
         }
 
     def view(self, *, replayed: bool = False) -> CrossingView:
-        """Return what an answer about the crossing needs, as it stands now."""
+        """Return a copy of what a response about the crossing needs, as it is now."""
         return CrossingView(
             self.crossing,
             self.decision,
@@ -106,10 +106,10 @@ class LiveCrossing:
 
 @dataclass(slots=True)
 class CrossingView:
-    """A crossing as one operation left it, for the answer to its caller.
+    """A copy of a crossing as one operation left it, for the response to its caller.
 
     Operations run inside the group commit's shared transaction, one at a
-    time. They return this copy, and the caller builds the answer from it
+    time. They return this copy, and the caller builds the response from it
     after the commit, while the next batch runs: the transfers are copied,
     and the crossing and decision are never changed in place.
     """
@@ -123,7 +123,7 @@ class CrossingView:
     replayed: bool
 
     def answer(self) -> CrossingAnswer:
-        """Return the answer the booth gives about the crossing."""
+        """Build the response the booth sends about the crossing."""
         decision = self.decision
         crossing = self.crossing
         reserved: dict[str, Decimal] = {}

@@ -93,10 +93,10 @@ def split_policies(file: str, text: str) -> list[PolicyStatement]:
 
 
 def _comment_end(text: str, index: int) -> int:
-    """Return where a ``//`` comment starting at ``index`` ends.
+    """Return the index where a ``//`` comment starting at ``index`` ends.
 
-    Cedar ends a comment at a line feed or a carriage return, so a comment
-    ends at whichever comes first; the line break itself is not skipped.
+    Cedar ends a comment at a line feed or a carriage return, whichever
+    comes first. The returned index is that of the line break itself.
     """
     ends = [
         end for end in (text.find("\n", index), text.find("\r", index)) if end != -1

@@ -313,7 +313,7 @@ class _ProblemError(Exception):
         )
         self.headers: dict[str, str] = {}
         self.key_id: str | None = None
-        """The key of a caller refused after it was recognised, for the log."""
+        """The key id of a caller rejected after its key was recognised, for the log."""
 
 
 def body_is_optional(struct: type[msgspec.Struct]) -> bool:

@@ -241,18 +241,12 @@ class Store:
 
     def open_live_sessions(self, session_ids: Collection[str]) -> set[str]:
         """Return which of these ids are live sessions still open in the booth."""
-        ids = list(session_ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), _QUERY_PARAMETERS_MAX):
-            chunk = ids[start : start + _QUERY_PARAMETERS_MAX]
-            marks = ", ".join("?" for _ in chunk)
-            cursor = self.connection.execute(
-                "SELECT session_id FROM live_sessions "
-                f"WHERE state = 'open' AND session_id IN ({marks})",
-                chunk,
-            )
-            found.update(row[0] for row in cursor)
-        return found
+        rows = self._select_in(
+            "SELECT session_id FROM live_sessions WHERE state = 'open' AND "
+            "session_id IN ({marks})",
+            list(session_ids),
+        )
+        return {row[0] for row in rows}
 
     def has_session(self, session_id: str) -> bool:
         """Whether a session with this id is stored."""
@@ -263,17 +257,21 @@ class Store:
 
     def crossing_sessions(self, crossing_ids: Sequence[str]) -> dict[str, str]:
         """Return the session of each of these crossing ids that is stored."""
-        found: dict[str, str] = {}
-        for start in range(0, len(crossing_ids), _QUERY_PARAMETERS_MAX):
-            chunk = crossing_ids[start : start + _QUERY_PARAMETERS_MAX]
+        rows = self._select_in(
+            "SELECT crossing_id, session_id FROM crossings "
+            "WHERE crossing_id IN ({marks})",
+            crossing_ids,
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def _select_in(self, sql: str, values: Sequence[str]) -> list[Any]:
+        """Run a query whose ``{marks}`` is an IN list, in chunks SQLite accepts."""
+        rows: list[Any] = []
+        for start in range(0, len(values), _QUERY_PARAMETERS_MAX):
+            chunk = values[start : start + _QUERY_PARAMETERS_MAX]
             marks = ", ".join("?" for _ in chunk)
-            cursor = self.connection.execute(
-                "SELECT crossing_id, session_id FROM crossings "
-                f"WHERE crossing_id IN ({marks})",
-                chunk,
-            )
-            found.update((row[0], row[1]) for row in cursor)
-        return found
+            rows.extend(self.connection.execute(sql.format(marks=marks), chunk))
+        return rows
 
     def session_ids(self, tenant: str | None = None) -> list[str]:
         """Return stored session ids, oldest first."""
